@@ -1,0 +1,3 @@
+from chemnamer.cli import main
+
+raise SystemExit(main())
