@@ -1,0 +1,34 @@
+"""The `chemnamer` command: one subcommand per job, each a thin wrapper over the library."""
+from __future__ import annotations
+
+import argparse
+import importlib
+
+from chemnamer import __version__
+
+# Each module in chemnamer/commands registers its own subcommands (keeps merges and imports small).
+COMMAND_MODULES = ["naming", "batch", "history", "models_cmd", "train", "data", "evaluate", "runs", "bench", "gui"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chemnamer", description="Name molecules with a fine-tuned language model.")
+    parser.add_argument("--version", action="version", version=f"chemnamer {__version__}")
+    sub = parser.add_subparsers(dest="command")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"chemnamer.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"chemnamer.commands.{name}":
+                raise
+            continue  # subcommand not built yet
+        module.add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    return args.func(args)

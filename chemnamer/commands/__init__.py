@@ -1,0 +1,1 @@
+"""CLI subcommands: each module has `add(subparsers)` that registers its parser and handler."""

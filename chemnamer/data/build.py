@@ -1,0 +1,77 @@
+"""Build the (train, valid, test) pair sets a recipe asks for, cached by the data config's hash."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from chemnamer import paths
+from chemnamer.data.filters import FilterReport, apply_filters, dedupe
+from chemnamer.data.records import Pair, data_hash, read_jsonl, write_jsonl
+from chemnamer.data.splits import split_pairs
+
+CACHE_VERSION = 1
+
+
+def _config_key(cfg) -> str:
+    blob = json.dumps({"v": CACHE_VERSION, **asdict(cfg)}, sort_keys=True, default=str)
+    if cfg.source in ("file", "jsonl") and cfg.path and Path(cfg.path).exists():
+        st = Path(cfg.path).stat()
+        blob += f"{st.st_size}:{st.st_mtime_ns}"
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def source_pairs(cfg, report: dict):
+    if cfg.source == "pubchem":
+        from chemnamer.data.pubchem import PubChemOptions, PubChemReport, pubchem_pairs
+
+        rep = PubChemReport()
+        report["pubchem"] = rep
+        yield from pubchem_pairs(PubChemOptions(tuple(cfg.pubchem_tables), cfg.drop_old_style, cfg.restore_case), rep)
+        if cfg.zinc_pairs:
+            from chemnamer.data.zinc import cached_zinc_pairs
+
+            yield from cached_zinc_pairs(limit=cfg.zinc_pairs)
+    elif cfg.source == "zinc":
+        from chemnamer.data.zinc import cached_zinc_pairs
+
+        yield from cached_zinc_pairs(limit=cfg.limit_train + cfg.n_valid + cfg.n_test if cfg.limit_train else 0)
+    elif cfg.source == "jsonl":
+        yield from read_jsonl(Path(cfg.path))
+    else:
+        from chemnamer.data.userfile import FileReport, file_pairs
+
+        rep = FileReport()
+        report["file"] = rep
+        yield from file_pairs(cfg.path, cfg.source_column, cfg.target_column, smiles_source=cfg.source_is_smiles,
+                              report=rep)
+
+
+def build_splits(cfg, cache: bool = True) -> tuple[list[Pair], list[Pair], list[Pair], dict]:
+    """Returns train, valid, test and a report of counts (rows, rejections by reason, split sizes)."""
+    out = paths.cache_dir() / "datasets" / _config_key(cfg)
+    if cache and (out / "report.json").is_file():
+        splits = tuple(list(read_jsonl(out / f"{s}.jsonl")) for s in ("train", "valid", "test"))
+        return (*splits, json.loads((out / "report.json").read_text()))
+    report: dict = {}
+    filt = FilterReport()
+    pairs = source_pairs(cfg, report)
+    if cfg.source_is_smiles:
+        pairs = dedupe(apply_filters(pairs, cfg.filters, filt), filt)
+    pairs = list(pairs)
+    train, valid, test = split_pairs(pairs, cfg.n_valid, cfg.n_test, cfg.seed, cfg.split)
+    if cfg.limit_train:
+        train = train[: cfg.limit_train]
+    summary = {
+        "filters": {"kept": filt.kept, "rejected": filt.rejected},
+        "sources": {k: asdict(v) for k, v in report.items()},
+        "sizes": {"train": len(train), "valid": len(valid), "test": len(test)},
+        "hash": {"train": data_hash(train), "valid": data_hash(valid), "test": data_hash(test)},
+        "dir": str(out),
+    }
+    if cache:
+        for name, split in (("train", train), ("valid", valid), ("test", test)):
+            write_jsonl(split, out / f"{name}.jsonl")
+        (out / "report.json").write_text(json.dumps(summary, indent=2))
+    return train, valid, test, summary

@@ -1,0 +1,179 @@
+"""Run configuration: plain dataclasses, loaded from a TOML recipe plus `--set section.key=value`.
+
+Unknown keys and out-of-range values are errors that name the file and the key: a typo in a recipe
+must never silently fall back to a default.
+"""
+from __future__ import annotations
+
+import ast
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from pathlib import Path
+
+from chemnamer.data.filters import FilterConfig
+from chemnamer.data.formatting import PAPER_INSTRUCTION, RESPONSE_MARKER
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass
+class DataConfig:
+    source: str = "pubchem"  # pubchem | zinc | file | jsonl
+    path: str = ""  # for file sources
+    source_column: str = "smiles"
+    target_column: str = "name"
+    source_is_smiles: bool = True  # enables chemistry filters, InChIKey dedupe and split
+    pubchem_tables: list = field(default_factory=lambda: ["large"])
+    drop_old_style: bool = True
+    restore_case: bool = True
+    zinc_pairs: int = 0  # with source = "pubchem": also mix in this many rule-labelled ZINC pairs
+    filters: FilterConfig = field(default_factory=FilterConfig)
+    split: str = "inchikey"  # inchikey | scaffold
+    n_valid: int = 200
+    n_test: int = 1000
+    limit_train: int = 0  # 0 = all
+    seed: int = 0
+
+
+@dataclass
+class FormatConfig:
+    instruction: str = PAPER_INSTRUCTION
+    response_marker: str = RESPONSE_MARKER
+    inversion: float = 0.0
+
+
+@dataclass
+class ModelConfig:
+    base: str = "smollm2-135m"  # model id, local dir, hub id, or "tiny" (random, for tests)
+    num_layers: int = 0  # 0 = all
+    trim_vocab: bool = True
+    method: str = "full"  # full | lora
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_targets: list = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj",
+                                                        "gate_proj", "up_proj", "down_proj"])
+
+
+@dataclass
+class TrainConfig:
+    lr: float = 2e-5  # the paper's
+    batch_size: int = 4  # the paper's
+    grad_accum: int = 1
+    epochs: float = 1.0
+    max_steps: int = 0  # 0 = from epochs
+    max_minutes: float = 0.0  # 0 = no budget
+    warmup_steps: int = 0
+    weight_decay: float = 0.0
+    scheduler: str = "constant"  # constant | linear | cosine
+    bf16: str = "auto"  # auto | true | false
+    max_length: int = 256
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 2
+    log_every: int = 10
+    eval_limit: int = 200
+    eval_beams: int = 0  # 0 = greedy only; >1 adds a beam evaluation
+    eval_every: int = 0  # steps between evaluations; 0 = at each epoch end only
+    early_stopping_metric: str = ""  # e.g. exact_match_ci
+    patience: int = 0
+    threads: int = 0  # torch threads; 0 = torch default
+    device: str = "auto"
+    seed: int = 0
+
+
+@dataclass
+class RunConfig:
+    name: str = "run"
+    data: DataConfig = field(default_factory=DataConfig)
+    format: FormatConfig = field(default_factory=FormatConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def validate(self) -> None:
+        checks = [
+            (self.data.source in ("pubchem", "zinc", "file", "jsonl"), "data.source",
+             "one of pubchem, zinc, file, jsonl"),
+            (self.data.source not in ("file", "jsonl") or bool(self.data.path), "data.path", "required for file sources"),
+            (self.data.split in ("inchikey", "scaffold"), "data.split", "inchikey or scaffold"),
+            (0.0 <= self.format.inversion <= 1.0, "format.inversion", "in [0, 1]"),
+            ("{source}" in self.format.instruction, "format.instruction", "must contain {source}"),
+            (self.model.method in ("full", "lora"), "model.method", "full or lora"),
+            (self.model.num_layers >= 0, "model.num_layers", ">= 0"),
+            (self.model.lora_r > 0, "model.lora_r", "> 0"),
+            (0 < self.train.lr < 1, "train.lr", "in (0, 1)"),
+            (self.train.batch_size >= 1, "train.batch_size", ">= 1"),
+            (self.train.grad_accum >= 1, "train.grad_accum", ">= 1"),
+            (self.train.epochs > 0 or self.train.max_steps > 0, "train.epochs", "> 0 (or set max_steps)"),
+            (self.train.scheduler in ("constant", "linear", "cosine"), "train.scheduler", "constant, linear or cosine"),
+            (str(self.train.bf16).lower() in ("auto", "true", "false"), "train.bf16", "auto, true or false"),
+            (self.train.max_length >= 16, "train.max_length", ">= 16"),
+            (self.train.checkpoint_every >= 1, "train.checkpoint_every", ">= 1"),
+        ]
+        for ok, key, want in checks:
+            if not ok:
+                raise ConfigError(f"{key}: invalid value ({want})")
+
+
+def _coerce(value, current, key: str):
+    """Coerce a --set string (or a TOML value) to the type of the current default."""
+    if isinstance(value, str) and not isinstance(current, str):
+        try:
+            value = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            if value.lower() in ("true", "false"):
+                value = value.lower() == "true"
+    if isinstance(current, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true/false, got {value!r}")
+        return value
+    if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(current, (int, float, str, list)) and not isinstance(value, type(current)):
+        if isinstance(current, str):
+            return str(value)
+        raise ConfigError(f"{key}: expected {type(current).__name__}, got {value!r}")
+    return value
+
+
+def _merge(obj, values: dict, prefix: str, origin: str) -> None:
+    names = {f.name for f in fields(obj)}
+    for key, value in values.items():
+        full = f"{prefix}{key}"
+        if key not in names:
+            raise ConfigError(f"{origin}: unknown key '{full}' (known: {', '.join(sorted(names))})")
+        current = getattr(obj, key)
+        if is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{origin}: '{full}' must be a table")
+            _merge(current, value, full + ".", origin)
+        else:
+            setattr(obj, key, _coerce(value, current, f"{origin}: {full}"))
+
+
+def load_recipe(path: str | Path | None = None, overrides: list[str] = ()) -> RunConfig:
+    cfg = RunConfig()
+    if path:
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"recipe not found: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        _merge(cfg, data, "", str(path))
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected section.key=value")
+        key, value = item.split("=", 1)
+        *parents, leaf = key.strip().split(".")
+        nested: dict = {leaf: value}
+        for p in reversed(parents):
+            nested = {p: nested}
+        _merge(cfg, nested, "", "--set")
+    cfg.validate()
+    return cfg

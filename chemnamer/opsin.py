@@ -1,0 +1,228 @@
+"""OPSIN (name → structure) kept running in-process, and name verification by InChIKey.
+
+One JVM serves the whole process: it starts lazily (~1 s) on the first name, through JPype, with the
+OPSIN jar that py2opsin ships; afterwards a name costs about a millisecond. Structures are compared
+by *standard* InChIKey, computed by RDKit on both sides (chem.py), so OPSIN's and RDKit's InChI
+builds can never disagree on options.
+
+Without Java every call still returns a value: `Verification(verified=None, reason=...)`.
+
+Processes: a JVM does not survive fork(). Worker pools that may touch OPSIN must use the 'spawn'
+context (`multiprocessing.get_context("spawn")`); each worker then starts its own JVM. JPype also
+can start the JVM only once per process: a failed or missing Java stays failed until restart.
+"""
+from __future__ import annotations
+
+import glob
+import importlib.util
+import os
+import re
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+
+from chemnamer.chem import inchikey_of_smiles
+
+JAVA_MISSING = "Java not found: install Java 17 for verification"
+# Real names stay far below this; it bounds the time OPSIN can spend on junk (a per-call guard).
+MAX_NAME_CHARS = 1000
+
+
+@dataclass
+class Parsed:
+    smiles: str | None
+    inchikey: str | None
+    error: str | None
+
+
+@dataclass
+class Verification:
+    verified: bool | None  # None: could not check (no Java, no expected InChIKey)
+    reason: str
+    parsed_inchikey: str | None = None
+
+
+def find_jar() -> str | None:
+    spec = importlib.util.find_spec("py2opsin")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        jars = sorted(glob.glob(os.path.join(folder, "opsin*.jar")))
+        if jars:
+            return jars[-1]
+    return None
+
+
+def find_java() -> str | None:
+    """JVM library path, or None when this machine has no Java for us.
+
+    We insist on `java` on PATH or JAVA_HOME (what a user would fix), even though JPype could dig a
+    JVM out of /usr/lib/jvm: "no Java" must be predictable, and testable.
+    """
+    java_home = os.environ.get("JAVA_HOME")
+    if not java_home and not shutil.which("java"):
+        return None
+    try:
+        import jpype
+
+        return jpype.getDefaultJVMPath()
+    except Exception:  # noqa: BLE001 - JPype raises its own JVMNotFoundException and friends
+        java = shutil.which("java")
+        if not java:
+            return None
+        # JAVA_HOME/bin/java → JAVA_HOME/lib/server/libjvm.so (Linux, macOS) or bin/server/jvm.dll
+        home = os.path.dirname(os.path.dirname(os.path.realpath(java)))
+        for rel in ("lib/server/libjvm.so", "lib/server/libjvm.dylib", "bin/server/jvm.dll"):
+            if os.path.exists(os.path.join(home, rel)):
+                return os.path.join(home, rel)
+        return None
+
+
+# OPSIN reads "N,N-dimethyl" but not "n,n-dimethyl" (lowercase "n-methyl" happens to work): PubChem's
+# names, and so our models', are all lowercase. Heteroatom locants n/o/s/p before ',' '-' or "'".
+_LOWER_LOCANT = re.compile(r"(?<![A-Za-z0-9])([nosp])(?=\d*'*[,\-)])")
+
+
+def _recase(name: str) -> str:
+    return _LOWER_LOCANT.sub(lambda m: m.group(1).upper(), name)
+
+
+class Opsin:
+    """OPSIN over JPype. Thread-safe; cheap to construct (the JVM starts on first use)."""
+
+    def __init__(self, jar: str | None = None, cache_size: int = 8192):
+        self._jar = jar
+        self._lock = threading.Lock()
+        self._started = False
+        self._n2s = None
+        self._reason: str | None = None
+        self._jthread = None
+        self.start_s: float | None = None  # JVM + OPSIN start-up, for the curious
+        self.name_to_structure = lru_cache(maxsize=cache_size)(self._name_to_structure)
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        if self._started:  # set last, under the lock: a True here means fully started (or failed)
+            return
+        with self._lock:
+            if self._started:
+                return
+            t0 = time.perf_counter()
+            try:
+                self._n2s = self._start_jvm()
+            except Exception as exc:  # noqa: BLE001 - any failure means "not available", with why
+                self._reason = f"OPSIN could not start: {type(exc).__name__}: {exc}"
+            self.start_s = time.perf_counter() - t0
+            self._started = True  # one try per process: JPype cannot restart a JVM
+
+    def _start_jvm(self):
+        jar = self._jar or find_jar()
+        if not jar:
+            self._reason = "OPSIN jar not found (install py2opsin)"
+            return None
+        try:
+            import jpype
+        except ImportError:
+            self._reason = "JPype not installed (pip install jpype1)"
+            return None
+        if not jpype.isJVMStarted():
+            jvm = find_java()
+            if jvm is None:
+                self._reason = JAVA_MISSING
+                return None
+            # -Xrs: leave SIGINT/SIGTERM to Python (Ctrl-C in the CLI, Qt's quit).
+            jpype.startJVM(jvm, "-Xrs", "-Djava.awt.headless=true", classpath=[jar],
+                           convertStrings=True)
+        # else: somebody else started the JVM; OPSIN is there only if our jar was on their class
+        # path (it cannot be added now), otherwise JClass fails below and we report why.
+        self._jthread = jpype.JClass("java.lang.Thread")
+        return jpype.JClass("uk.ac.cam.ch.wwmm.opsin.NameToStructure").getInstance()
+
+    def available(self) -> bool:
+        self._start()
+        return self._n2s is not None
+
+    @property
+    def unavailable_reason(self) -> str | None:
+        self._start()
+        return self._reason
+
+    # --- names -------------------------------------------------------------------------------------
+
+    def _parse(self, name: str):
+        if not self._jthread.isAttached():
+            # JPype would attach on the first call anyway, as daemon; say so, once per thread.
+            self._jthread.attachAsDaemon()
+        result = self._n2s.parseChemicalName(name)
+        ok = str(result.getStatus()) != "FAILURE"
+        smiles = result.getSmiles() if ok else None
+        # str(): a JVM started elsewhere may not convert Java strings for us
+        return ok, (str(smiles) if smiles is not None else None), str(result.getMessage() or "")
+
+    def _name_to_structure(self, name: str) -> Parsed:
+        """name → Parsed(smiles, standard InChIKey, error). Cached (LRU) by exact name."""
+        if not self.available():
+            return Parsed(None, None, self._reason)
+        name = (name or "").strip()
+        if not name:
+            return Parsed(None, None, "empty name")
+        if len(name) > MAX_NAME_CHARS:
+            return Parsed(None, None, f"name too long: {len(name)} characters")
+        try:
+            ok, smiles, message = self._parse(name)
+            if not ok and _recase(name) != name:
+                ok, smiles, _ = self._parse(_recase(name))
+        except Exception as exc:  # noqa: BLE001 - a Java exception must not take the caller down
+            return Parsed(None, None, f"OPSIN error: {exc}")
+        if not ok or not smiles:
+            # OPSIN says it twice: "... uninterpretable: acd The following was not parseable: acd"
+            message = message.split(" The following was not parseable")[0].strip()
+            return Parsed(None, None, message or "OPSIN could not parse the name")
+        key = inchikey_of_smiles(smiles)
+        if key is None:
+            return Parsed(smiles, None, "no InChIKey for OPSIN's structure")
+        return Parsed(smiles, key, None)
+
+    def verify(self, name: str, inchikey: str) -> Verification:
+        """Does `name` denote the structure with this standard InChIKey?
+
+        A lowercased name is ambiguous: OPSIN reads "n-methyl-n-prop-2-ynyl..." with n = normal,
+        while PubChem meant the N locant. Either reading giving the expected structure verifies.
+        """
+        if not self.available():
+            return Verification(None, self._reason or JAVA_MISSING)
+        expected = (inchikey or "").strip().upper()
+        if not expected:
+            return Verification(None, "no InChIKey to compare with")
+        parsed = self.name_to_structure(name)
+        if parsed.inchikey != expected and _recase(name) != name:
+            recased = self.name_to_structure(_recase(name))
+            if recased.inchikey == expected or parsed.smiles is None:
+                parsed = recased
+        if parsed.smiles is None:
+            return Verification(False, f"OPSIN could not parse: {parsed.error}")
+        if parsed.inchikey is None:
+            return Verification(False, f"OPSIN's structure has no InChIKey ({parsed.smiles})")
+        if parsed.inchikey == expected:
+            return Verification(True, "OPSIN parses it to the same structure", parsed.inchikey)
+        detail = parsed.inchikey
+        if parsed.inchikey[:14] == expected[:14]:
+            # First block = connectivity: only stereo, isotopes or protonation differ.
+            detail += ": same connectivity, other stereo/isotopes/charge"
+        return Verification(False, f"parses to a different structure ({detail})", parsed.inchikey)
+
+
+_instance: Opsin | None = None
+_instance_lock = threading.Lock()
+
+
+def get_opsin() -> Opsin:
+    """The process-wide Opsin (one JVM per process)."""
+    global _instance
+    with _instance_lock:
+        if _instance is None:
+            _instance = Opsin()
+        return _instance

@@ -1,0 +1,170 @@
+"""The SQLite database: one cached engine per file, WAL, foreign keys, migrated to head on first open.
+
+Several processes (CLI, GUI, a training run) share one file. WAL lets readers run beside a writer,
+`busy_timeout` makes a writer wait for the lock instead of failing, and write transactions start
+with BEGIN IMMEDIATE: a deferred transaction that reads and then writes can hit SQLITE_BUSY at
+once, without waiting, when another connection committed in between.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import URL, Connection, Engine, create_engine, event
+from sqlalchemy.orm import Session
+
+from chemnamer import paths
+
+BUSY_TIMEOUT_S = 10.0
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+# path -> (engine whose transactions BEGIN IMMEDIATE, same pool with deferred BEGIN for readers)
+_engines: dict[str, tuple[Engine, Engine]] = {}
+_lock = threading.Lock()
+
+
+def _json_default(obj: Any) -> Any:
+    """Let callers hand us dataclasses, numpy/torch scalars, paths and datetimes inside JSON columns."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    if hasattr(obj, "item") and callable(obj.item):
+        return obj.item()
+    if hasattr(obj, "tolist") and callable(obj.tolist):
+        return obj.tolist()
+    if isinstance(obj, (datetime, date)):
+        return obj.isoformat()
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    return str(obj)
+
+
+# One encoder for every JSON value: json.dumps(default=...) would build a new one per call.
+_dumps = json.JSONEncoder(default=_json_default, ensure_ascii=False).encode
+
+
+def _resolve(path: str | os.PathLike[str] | None) -> str:
+    # Read at call time: tests (and portable installs) change CHEMNAMER_HOME while running.
+    return str(Path(path if path is not None else paths.database_path()).expanduser().resolve())
+
+
+def _create(file: str) -> tuple[Engine, Engine]:
+    eng = create_engine(
+        URL.create("sqlite", database=file),  # not an f-string: a '?' or '#' in the path stays a path
+        connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False},
+        json_serializer=_dumps,
+    )
+
+    @event.listens_for(eng, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # pysqlite must not BEGIN on its own; _on_begin does
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.execute("PRAGMA synchronous = NORMAL")  # safe with WAL; a full fsync per step log is not needed
+        cur.close()
+
+    @event.listens_for(eng, "begin")
+    def _on_begin(conn: Connection) -> None:
+        deferred = conn.get_execution_options().get("chemnamer_readonly", False)
+        conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+
+    return eng, eng.execution_options(chemnamer_readonly=True)
+
+
+def alembic_config(connection: Connection | None = None) -> Any:
+    """Alembic config for the packaged migrations (no alembic.ini: the scripts travel with the code).
+
+    Developers: `command.revision(alembic_config(), autogenerate=True, message=...)` writes a new one."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def _migrate(eng: Engine) -> None:
+    from alembic import command
+
+    # One IMMEDIATE transaction around the upgrade: a second process opening a fresh file waits here,
+    # then finds the schema at head instead of racing to create the same tables.
+    with eng.begin() as conn:
+        command.upgrade(alembic_config(conn), "head")
+
+
+def _engines_for(path: str | os.PathLike[str] | None) -> tuple[Engine, Engine]:
+    key = _resolve(path)
+    pair = _engines.get(key)
+    if pair is None:
+        with _lock:
+            pair = _engines.get(key)
+            if pair is None:
+                Path(key).parent.mkdir(parents=True, exist_ok=True)
+                pair = _create(key)
+                _migrate(pair[0])
+                _engines[key] = pair
+    return pair
+
+
+def engine(path: str | os.PathLike[str] | None = None) -> Engine:
+    """The engine for `path` (default: the user's database), created and migrated on first use."""
+    return _engines_for(path)[0]
+
+
+def init_db(path: str | os.PathLike[str] | None = None) -> Path:
+    """Create or upgrade the database now (instead of on first use); returns its file."""
+    return Path(engine(path).url.database or "")
+
+
+@contextmanager
+def session(readonly: bool = False, path: str | os.PathLike[str] | None = None) -> Iterator[Session]:
+    """A session committed on success and rolled back on error.
+
+    `readonly=True` starts a deferred transaction, so a reader never waits for a writer's lock."""
+    writer, reader = _engines_for(path)
+    with Session(reader if readonly else writer, expire_on_commit=False) as s:
+        try:
+            yield s
+            if readonly:
+                s.rollback()
+            else:
+                s.commit()
+        except BaseException:
+            s.rollback()
+            raise
+
+
+def integrity_check(path: str | os.PathLike[str] | None = None) -> str:
+    """SQLite's own consistency check: 'ok' when the file is sound."""
+    with _engines_for(path)[1].connect() as conn:
+        rows = conn.exec_driver_sql("PRAGMA integrity_check").scalars().all()
+    return "\n".join(str(r) for r in rows)
+
+
+def dispose_all() -> None:
+    """Close every pooled connection and forget the engines (tests; before deleting a database)."""
+    with _lock:
+        for writer, _reader in _engines.values():
+            writer.dispose()
+        _engines.clear()
+
+
+def _after_fork() -> None:
+    # A forked child (e.g. a DataLoader worker) must not reuse the parent's SQLite connections,
+    # nor a lock another parent thread held at fork time.
+    global _lock
+    _lock = threading.Lock()
+    for writer, _reader in _engines.values():
+        writer.dispose(close=False)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
