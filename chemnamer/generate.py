@@ -67,7 +67,9 @@ class Generator:
             return []
         num_return = min(num_return or beams, beams)
         ids, mask, width = self._batch(sources)
-        max_new = max_new_tokens or min(MAX_NEW_TOKENS, 32 + 4 * width)
+        # A name takes about 1-2 tokens per SMILES token; 3x plus slack bounds a model that rambles.
+        src_tokens = max(len(self.encode(s)) for s in sources)
+        max_new = max_new_tokens or min(MAX_NEW_TOKENS, 24 + 3 * src_tokens)
         out = self.model.generate(
             input_ids=ids, attention_mask=mask, max_new_tokens=max_new, do_sample=False,
             num_beams=beams, num_return_sequences=num_return, early_stopping=True if beams > 1 else False,

@@ -64,7 +64,15 @@ def check_structures(items: list[Scored]) -> list[Scored]:
     if not opsin.available():
         return items
     for i in items:
-        parsed = opsin.name_to_structure(i.pred) if i.pred else None
-        i.parsable = bool(parsed and parsed.inchikey)
-        i.structure_match = bool(i.parsable and i.inchikey and parsed.inchikey == i.inchikey)
+        if not i.pred:
+            i.parsable = i.structure_match = False
+            continue
+        if i.inchikey:
+            # verify() also accepts OPSIN's re-cased reading of lowercase locants ("n,n-dimethyl...").
+            v = opsin.verify(i.pred, i.inchikey)
+            i.structure_match = bool(v.verified)
+            i.parsable = bool(v.verified or v.parsed_inchikey)
+        else:
+            i.parsable = bool(opsin.name_to_structure(i.pred).inchikey)
+            i.structure_match = False
     return items

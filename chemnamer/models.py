@@ -164,15 +164,11 @@ def _load_dir(directory: Path, device: str, dtype):
     directory = Path(directory)
     meta = read_meta(directory)
     if (directory / "adapter_config.json").is_file():
-        # A LoRA adapter over a base: load the base, then merge the adapter for fast inference.
+        # A LoRA adapter over a base: rebuild the base as training shaped it, then merge the adapter
+        # for fast inference.
         from peft import PeftModel
 
-        base_dir = _base_for(meta)
-        model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=dtype)
-        if meta.get("num_layers"):
-            from chemnamer.finetune.surgery import keep_layers
-
-            keep_layers(model, meta["num_layers"])
+        model = _adapter_base(directory, meta, dtype)
         model = PeftModel.from_pretrained(model, directory).merge_and_unload()
     else:
         model = AutoModelForCausalLM.from_pretrained(directory, dtype=dtype)
@@ -180,6 +176,30 @@ def _load_dir(directory: Path, device: str, dtype):
         else _base_for(meta)
     tokenizer = AutoTokenizer.from_pretrained(tok_dir)
     return model.to(device).eval(), tokenizer, meta
+
+
+def _adapter_base(directory: Path, meta: dict, dtype):
+    """The base an adapter was trained on: same layers kept, same vocabulary trim (its rows and the
+    adapter's shapes must line up), in that order, as chemnamer.finetune.modelprep.prepare does."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    if meta.get("base_model") == "tiny":  # the random test model: rebuilt from its seed
+        from chemnamer.finetune.modelprep import base_tokenizer, tiny_model
+
+        with torch.random.fork_rng():  # loading a model must not reseed the caller's RNG
+            model = tiny_model(base_tokenizer(), meta.get("seed", 0)).to(dtype)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(_base_for(meta), dtype=dtype)
+    if meta.get("num_layers"):
+        from chemnamer.finetune.surgery import keep_layers
+
+        keep_layers(model, meta["num_layers"])
+    if meta.get("vocab_map"):
+        from chemnamer.finetune.vocab import VocabMap
+
+        VocabMap.load(directory).apply(model)
+    return model
 
 
 def _base_for(meta: dict) -> Path:
@@ -226,7 +246,7 @@ def _load_hub(spec: ModelSpec, device: str, dtype, t0: float) -> LoadedModel:
     """Local HF cache first; the network only when the user has not declared HF_HUB_OFFLINE=1."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    offline = os.environ.get("HF_HUB_OFFLINE", "0") == "1"
+    offline = os.environ.get("HF_HUB_OFFLINE", "0") == "1" or not _hub_resolvable()
     os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "5")  # no long retry loops when the network is absent
     os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", "10")
     errors = []
@@ -237,6 +257,22 @@ def _load_hub(spec: ModelSpec, device: str, dtype, t0: float) -> LoadedModel:
             return LoadedModel(spec, model.to(device).eval(), tokenizer, device, time.perf_counter() - t0)
         except Exception as exc:
             errors.append(f"{type(exc).__name__}")
-    hint = " (HF_HUB_OFFLINE=1 and it is not in the local HF cache)" if offline else \
+    hint = " (offline: not in the local HF cache and the hub cannot be reached)" if offline else \
         " (not in the local HF cache and the hub could not be reached)"
     raise ModelError(f"hub model {spec.path!r} could not be loaded{hint}: {', '.join(errors)}")
+
+
+def _hub_resolvable() -> bool:
+    """Can the hub's host name be resolved? Offline machines answer at once, so users get a clear
+    error instead of huggingface_hub's retry loop with back-off (tens of seconds)."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    host = urlparse(constants.ENDPOINT).hostname or ""
+    try:
+        socket.getaddrinfo(host, 443)
+        return True
+    except OSError:
+        return False

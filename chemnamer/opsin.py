@@ -102,7 +102,7 @@ class Opsin:
         self.start_s: float | None = None  # JVM + OPSIN start-up, for the curious
         self.name_to_structure = lru_cache(maxsize=cache_size)(self._name_to_structure)
 
-    # --- lifecycle ---------------------------------------------------------------------------------
+    # --- lifecycle ---------------------------------------------------------------------------
 
     def _start(self) -> None:
         if self._started:  # set last, under the lock: a True here means fully started (or failed)
@@ -150,7 +150,7 @@ class Opsin:
         self._start()
         return self._reason
 
-    # --- names -------------------------------------------------------------------------------------
+    # --- names -------------------------------------------------------------------------------
 
     def _parse(self, name: str):
         if not self._jthread.isAttached():

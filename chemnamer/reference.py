@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import importlib.metadata
 import importlib.util
+import itertools
 import json
 import os
 import queue
@@ -90,9 +91,9 @@ CREATE INDEX ix_name_text ON name (text);
 """
 
 
-def _rows(path: Path, rank: int, source: str, start_id: int):
+def _rows(path: Path, rank: int, source: str, ids: Iterator[int]):
     with open(path, encoding="utf-8", errors="replace") as fh:
-        for offset, line in enumerate(fh):
+        for line in fh:
             cols = line.rstrip("\r\n").split("\t")
             if len(cols) < 9:
                 continue
@@ -102,7 +103,7 @@ def _rows(path: Path, rank: int, source: str, start_id: int):
             except ValueError:
                 mw = None
             synonyms = [s for s in cols[9:] if s]
-            yield (start_id + offset, rank, source, cid, cols[1], cols[2], mw, cols[4],
+            yield (next(ids), rank, source, cid, cols[1], cols[2], mw, cols[4],
                    cols[6].strip().upper(), cols[7], cols[8], "\n".join(synonyms))
 
 
@@ -117,16 +118,17 @@ def build(path: Path | None = None) -> float:
     try:
         con = sqlite3.connect(tmp)
         con.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _SCHEMA)
-        next_id = 0
+        ids = itertools.count(1)
+        total = 0
         for rank, (source, filename) in enumerate(SOURCES):
             file = folder / filename
             if not file.exists():
                 continue
-            rows = list(_rows(file, rank, source, next_id))
-            next_id += len(rows) + 1
+            rows = list(_rows(file, rank, source, ids))
+            total += len(rows)
             con.executemany("INSERT INTO compound VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
             con.executemany("INSERT INTO name VALUES (?, ?)", _names(rows))
-        if next_id == 0:
+        if total == 0:
             raise ReferenceDataError(f"no identifier tables found in {folder}")
         con.executescript(_INDEXES)
         con.execute("INSERT INTO meta VALUES ('signature', ?)", (_signature(folder),))
@@ -231,9 +233,9 @@ class ReferenceTable:
             ("SELECT compound_id FROM name WHERE instr(text, ?) > 0 LIMIT ?", (needle,)),
         )
         for sql, args in queries:
-            for (cid,) in con.execute(sql, (*args, 4 * limit)):
-                if cid not in ids:
-                    ids.append(cid)
+            for (compound_id,) in con.execute(sql, (*args, 4 * limit)):
+                if compound_id not in ids:
+                    ids.append(compound_id)
             if len(ids) >= limit:
                 break
         ids = ids[:limit]

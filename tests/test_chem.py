@@ -17,6 +17,14 @@ from chemnamer.chem import (
     parse_smiles,
 )
 
+def _opsin_missing():
+    from chemnamer.opsin import get_opsin
+
+    return not get_opsin().available()
+
+
+needs_opsin = pytest.mark.skipif("_opsin_missing()", reason="OPSIN/Java unavailable")
+
 ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
 ASPIRIN_KEY = "BSYNRYMUTXBXSQ-UHFFFAOYSA-N"
 L_ALANINE = "C[C@@H](C(=O)O)N"
@@ -102,6 +110,7 @@ def test_inchikey_of_smiles():
     assert inchikey_of_smiles("") is None
 
 
+@needs_opsin
 def test_parse_input_smiles_and_name():
     assert parse_input(ASPIRIN).source == "smiles"
     by_name = parse_input("2-acetyloxybenzoic acid")
@@ -115,6 +124,7 @@ def test_parse_input_smiles_and_name():
     assert parse_input("9-ethyl-9h-purin-6-amine").inchikey == "MUIPLRMGAXZWSQ-UHFFFAOYSA-N"
 
 
+@needs_opsin
 def test_parse_input_neither():
     err = parse_input("2-acetyloxybenzoic acd")
     assert isinstance(err, ChemError)

@@ -21,10 +21,9 @@ pytestmark = pytest.mark.skipif(find_jar() is None, reason="py2opsin (OPSIN jar)
 @pytest.fixture(scope="module")
 def opsin():
     o = get_opsin()
-    t0 = time.perf_counter()
     if not o.available():
         pytest.skip(f"OPSIN unavailable here: {o.unavailable_reason}")
-    print(f"\nJVM + OPSIN start: {time.perf_counter() - t0:.2f} s")
+    print(f"\nJVM + OPSIN start: {o.start_s:.2f} s")
     return o
 
 

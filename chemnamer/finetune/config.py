@@ -175,5 +175,9 @@ def load_recipe(path: str | Path | None = None, overrides: list[str] = ()) -> Ru
         for p in reversed(parents):
             nested = {p: nested}
         _merge(cfg, nested, "", "--set")
-    cfg.validate()
+    try:
+        cfg.validate()
+    except ConfigError as exc:  # name where the bad value came from, like the unknown-key errors do
+        origin = " + ".join(filter(None, [str(path) if path else "", "--set" if overrides else ""])) or "defaults"
+        raise ConfigError(f"{origin}: {exc}") from None
     return cfg

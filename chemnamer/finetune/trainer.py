@@ -8,6 +8,7 @@ through `accelerate` (launch with `accelerate launch` or `torchrun`); one proces
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -148,7 +149,7 @@ def save_model(model, tokenizer, vocab, cfg: RunConfig, base_id: str, out: Path,
     if vocab is not None:
         vocab.save(tmp)
     meta = {"base_model": base_id, "num_layers": cfg.model.num_layers or None, "method": cfg.model.method,
-            "vocab_map": vocab is not None,
+            "vocab_map": vocab is not None, "seed": cfg.train.seed,  # rebuilds a random "tiny" base
             "template": {"instruction": cfg.format.instruction, "response_marker": cfg.format.response_marker},
             "task": {"source": cfg.data.source_column, "target": cfg.data.target_column}}
     (tmp / CHEMNAMER_META).write_text(json.dumps(meta, indent=2))
@@ -169,11 +170,14 @@ def save_checkpoint(model, tokenizer, vocab, cfg, base_id, optimizer, scheduler,
                     out_dir: Path, kind: str) -> Path:
     path = out_dir / f"checkpoint-{state.step:07d}"
     save_model(model, tokenizer, vocab, cfg, base_id, path)
-    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, path / "optimizer.pt.tmp")
+    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "rng": torch.get_rng_state()}, path / "optimizer.pt.tmp")
     os.replace(path / "optimizer.pt.tmp", path / "optimizer.pt")
     st = {k: v for k, v in state.__dict__.items() if k != "history"}
     st["kind"] = kind
-    (path / STATE_FILE).write_text(json.dumps(st, indent=2))
+    # Written last and atomically: its presence is what marks the checkpoint usable (kill -9 safe).
+    (path / (STATE_FILE + ".tmp")).write_text(json.dumps(st, indent=2))
+    os.replace(path / (STATE_FILE + ".tmp"), path / STATE_FILE)
     return path
 
 
@@ -237,7 +241,7 @@ def train(cfg: RunConfig, callbacks: list[Callback] = (), cancel: CancelToken | 
 
     world = acc.num_processes
     per_epoch = math.ceil(len(encoded) / tcfg.batch_size)
-    steps_per_epoch = max(1, per_epoch // (world * tcfg.grad_accum))
+    steps_per_epoch = max(1, math.ceil((per_epoch // world) / tcfg.grad_accum))  # see shard() below
     total_steps = tcfg.max_steps or math.ceil(steps_per_epoch * tcfg.epochs)
 
     params = [p for p in model.parameters() if p.requires_grad]
@@ -255,11 +259,14 @@ def train(cfg: RunConfig, callbacks: list[Callback] = (), cancel: CancelToken | 
         unwrap(optimizer).load_state_dict(opt["optimizer"]) if hasattr(optimizer, "module") \
             else optimizer.load_state_dict(opt["optimizer"])
         scheduler.load_state_dict(opt["scheduler"])
+        if "rng" in opt:
+            torch.set_rng_state(opt["rng"])
         run_id = run_id or saved.get("run_id")
 
     trainable, total = trainable_parameters(unwrap(model))
     info = {"examples": len(encoded), "dropped_too_long": dropped, "valid": len(valid_pairs),
             "steps_per_epoch": steps_per_epoch, "trainable_params": trainable, "total_params": total,
+            "inverted": sum(e.inverted for e in examples),
             "vocab": len(vocab) if vocab else len(tokenizer), "bf16": bf16, "device": device, "world": world,
             "data": data_report, "train_hash": data_hash(train_pairs), "output_dir": str(out_dir)}
     cbs: list[Callback] = list(callbacks)
@@ -286,6 +293,20 @@ def train(cfg: RunConfig, callbacks: list[Callback] = (), cancel: CancelToken | 
             cb.on_evaluate(state, "valid", f"beam{tcfg.eval_beams}", mb)
         return m
 
+    def shard(batches: list) -> list:
+        """This rank's batches. Every rank gets the same count: one extra step on one rank would
+        leave the others waiting in (or mismatching) the gradient all-reduce."""
+        if world == 1:
+            return batches
+        return batches[: len(batches) - len(batches) % world][acc.process_index::world]
+
+    def agree(*flags: bool) -> list[bool]:
+        """Stop decisions (cancel, time budget, early stopping) taken on any rank bind them all."""
+        if world == 1:
+            return [bool(f) for f in flags]
+        summed = acc.reduce(torch.tensor([float(f) for f in flags], device=device), reduction="sum")
+        return [v > 0 for v in summed.tolist()]
+
     def checkpoint(kind: str) -> Path | None:
         if not main:
             return None
@@ -301,17 +322,19 @@ def train(cfg: RunConfig, callbacks: list[Callback] = (), cancel: CancelToken | 
     model.train()
     try:
         while state.step < total_steps:
-            batches = epoch_batches(lengths, tcfg.batch_size, tcfg.seed, state.epoch_index)
-            batches = batches[acc.process_index::world]  # data parallel: each rank its own share
+            batches = shard(epoch_batches(lengths, tcfg.batch_size, tcfg.seed, state.epoch_index))
             while state.batch_in_epoch < len(batches) and state.step < total_steps:
                 micro = batches[state.batch_in_epoch: state.batch_in_epoch + tcfg.grad_accum]
                 n_tokens = 0
-                for b in micro:
+                for j, b in enumerate(micro):
                     ids, mask, labels = collate([encoded[i] for i in b], gen.pad_id)
                     ids, mask, labels = ids.to(device), mask.to(device), labels.to(device)
-                    with acc.autocast():
-                        out = model(input_ids=ids, attention_mask=mask, labels=labels)
-                    acc.backward(out.loss / len(micro))
+                    # Gradients are all-reduced once per optimizer step, not once per micro-batch.
+                    sync = contextlib.nullcontext() if j == len(micro) - 1 else acc.no_sync(model)
+                    with sync:
+                        with acc.autocast():
+                            out = model(input_ids=ids, attention_mask=mask, labels=labels)
+                        acc.backward(out.loss / len(micro))
                     loss_sum += out.loss.item()
                     loss_n += 1
                     n_tokens += int(mask.sum())
@@ -327,6 +350,8 @@ def train(cfg: RunConfig, callbacks: list[Callback] = (), cancel: CancelToken | 
                 state.lr = scheduler.get_last_lr()[0]
                 if state.step % tcfg.log_every == 0 or state.step == total_steps:
                     state.loss = loss_sum / max(1, loss_n)
+                    if world > 1:  # the mean over all ranks' batches, not rank 0's alone
+                        state.loss = acc.reduce(torch.tensor([state.loss], device=device), reduction="mean").item()
                     loss_sum, loss_n = 0.0, 0
                     row = {"step": state.step, "epoch": state.epoch, "loss": state.loss, "lr": state.lr,
                            "tokens_seen": state.tokens_seen, "examples_seen": state.examples_seen,
@@ -336,10 +361,12 @@ def train(cfg: RunConfig, callbacks: list[Callback] = (), cancel: CancelToken | 
                     cb.on_log(state, pending_logs)
                     pending_logs = []
                 cb.on_step(state)
-                if cancel.cancelled:
+                over_budget = bool(tcfg.max_minutes) and state.elapsed_s >= tcfg.max_minutes * 60
+                cancelled, over_budget = agree(cancel.cancelled, over_budget)
+                if cancelled:
                     status = "cancelled"
                     break
-                if tcfg.max_minutes and state.elapsed_s >= tcfg.max_minutes * 60:
+                if over_budget:
                     total_steps = state.step  # budget reached: finish cleanly, like a normal end
                     state.total_steps = total_steps
                     break
@@ -347,7 +374,7 @@ def train(cfg: RunConfig, callbacks: list[Callback] = (), cancel: CancelToken | 
                     checkpoint("step")
                 if tcfg.eval_every and state.step % tcfg.eval_every == 0:
                     last_metrics = evaluate()
-                    if _early_stop(state, tcfg, last_metrics):
+                    if agree(_early_stop(state, tcfg, last_metrics))[0]:
                         total_steps = state.step
                         break
             if status == "cancelled":
@@ -360,7 +387,7 @@ def train(cfg: RunConfig, callbacks: list[Callback] = (), cancel: CancelToken | 
                     checkpoint("epoch")
                     if not tcfg.eval_every:
                         last_metrics = evaluate()
-                        if _early_stop(state, tcfg, last_metrics):
+                        if agree(_early_stop(state, tcfg, last_metrics))[0]:
                             break
         if status == "cancelled":
             checkpoint("cancel")

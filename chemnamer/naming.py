@@ -1,0 +1,277 @@
+"""Naming: the one entry point the CLI, batch and GUI share.
+
+input text -> chem (structure) -> model candidates (beam search, scores) -> OPSIN verification
+-> reference names (PubChem table, rule-based) -> chosen name -> NamingResult (plain data).
+
+Choice of the name:
+  * mode "model": the best-scoring *verified* candidate, else the best-scoring one marked unverified;
+  * mode "best":  as "model", but when no candidate verifies, a verified reference name
+    (PubChem record, then rule-based) is chosen and `chosen_from` says so.
+A name is "verified" only when OPSIN parses it to the input's standard InChIKey, so a check mark
+never rests on the model's own confidence.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+
+from chemnamer import chem
+from chemnamer.data.case import is_old_style, restore_case
+
+MODES = ("model", "best")
+MAX_GENERATION_HEAVY_ATOMS = chem.MAX_HEAVY_ATOMS
+
+
+@dataclass
+class CandidateResult:
+    name: str
+    score: float
+    verified: bool | None = None
+    reason: str = ""
+
+
+@dataclass
+class References:
+    pubchem: str | None = None
+    pubchem_verified: bool | None = None
+    common_name: str | None = None
+    cid: str | None = None
+    synonyms: list = field(default_factory=list)
+    rule_based: str | None = None
+    rule_based_verified: bool | None = None
+    rule_based_error: str | None = None
+
+
+@dataclass
+class NamingResult:
+    input: str
+    source: str = "smiles"  # smiles | name
+    smiles: str | None = None
+    inchikey: str | None = None
+    formula: str | None = None
+    name: str | None = None
+    verified: bool | None = None
+    score: float | None = None
+    chosen_from: str | None = None  # model | pubchem | rule_based
+    candidates: list = field(default_factory=list)
+    reference: References = field(default_factory=References)
+    model: str | None = None
+    mode: str = "model"
+    device: str | None = None
+    ms: dict = field(default_factory=dict)
+    error: str | None = None
+    note: str | None = None
+    id: int | None = None  # history row id once stored
+
+    @property
+    def confidence(self) -> float | None:
+        """Mean per-token probability of the chosen model name (exp of the length-normalized score)."""
+        return math.exp(self.score) if self.score is not None else None
+
+    def agreement(self) -> dict:
+        """Does the generated name agree with the PubChem reference: same string / same structure?"""
+        ref = self.reference.pubchem
+        gen = self.candidates[0].name if self.candidates else None
+        if not ref or not gen:
+            return {"same_string": None, "same_structure": None}
+        return {"same_string": gen.lower() == ref.lower(),
+                "same_structure": self.candidates[0].verified if self.reference.pubchem_verified else None}
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["confidence"] = self.confidence
+        d["reference"] = {"pubchem": self.reference.pubchem, "rule_based": self.reference.rule_based,
+                          **{k: v for k, v in asdict(self.reference).items() if k not in ("pubchem", "rule_based")}}
+        return d
+
+    def to_record(self) -> dict:
+        """The history row (chemnamer.store.history.save_naming)."""
+        return {
+            "input": self.input, "source": self.source, "smiles": self.smiles, "inchikey": self.inchikey,
+            "model_id": self.model, "mode": self.mode, "name": self.name, "verified": self.verified,
+            "score": self.score, "chosen_from": self.chosen_from,
+            "candidates": [asdict(c) for c in self.candidates],
+            "reference_pubchem": self.reference.pubchem, "reference_rule_based": self.reference.rule_based,
+            "reference_json": asdict(self.reference), "error": self.error, "ms_json": self.ms, "device": self.device,
+        }
+
+
+class Namer:
+    """Holds one loaded model (lazily) and names molecules with it. Thread-safe: one naming at a time."""
+
+    def __init__(self, model_id: str | None = None, device: str | None = None, beams: int = 4,
+                 mode: str = "model", verify: bool = True, references: bool = True, rule_based: bool = True,
+                 store: bool = True, rule_timeout_s: float = 5.0):
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}")
+        self.model_id = model_id
+        self.device = device
+        self.beams = beams
+        self.mode = mode
+        self.verify = verify
+        self.references = references
+        self.rule_based = rule_based
+        self.store = store
+        self.rule_timeout_s = rule_timeout_s
+        self._generator = None
+        self._loaded = None
+        self.model_error: str | None = None
+        self._lock = threading.RLock()
+
+    # --- model -----------------------------------------------------------------------------------
+    def load(self):
+        """Load the model now; on failure remember why and fall back to reference-only naming."""
+        from chemnamer import models
+        from chemnamer.generate import Generator
+
+        with self._lock:
+            if self._generator is not None or self.model_error is not None:
+                return self._loaded
+            try:
+                self._loaded = models.load(self.model_id, self.device)
+                self._generator = Generator.from_loaded(self._loaded)
+            except models.ModelError as exc:
+                self.model_error = str(exc)
+            return self._loaded
+
+    @property
+    def model_label(self) -> str:
+        if self._loaded is not None:
+            return self._loaded.spec.id
+        return self.model_id or "default"
+
+    @property
+    def device_label(self) -> str | None:
+        return self._loaded.device if self._loaded is not None else None
+
+    # --- naming ----------------------------------------------------------------------------------
+    def name(self, text: str, beams: int | None = None, mode: str | None = None) -> NamingResult:
+        return self.name_many([text], beams, mode)[0]
+
+    def name_many(self, texts: list[str], beams: int | None = None, mode: str | None = None,
+                  store: bool | None = None) -> list[NamingResult]:
+        beams = max(1, beams or self.beams)
+        mode = mode or self.mode
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}")
+        with self._lock:
+            results, molecules = [], []
+            for text in texts:
+                t0 = time.perf_counter()
+                parsed = chem.parse_input(text if isinstance(text, str) else "")
+                r = NamingResult(input=text if isinstance(text, str) else repr(text), mode=mode)
+                r.ms["parse"] = _ms(t0)
+                if isinstance(parsed, chem.ChemError):
+                    r.error = parsed.message
+                else:
+                    r.source, r.smiles, r.inchikey, r.formula = parsed.source, parsed.smiles, parsed.inchikey, parsed.formula
+                    molecules.append((r, parsed))
+                results.append(r)
+            if molecules:
+                self._generate([r for r, _ in molecules], beams)
+                for r, _ in molecules:
+                    self._verify_candidates(r)
+                    self._add_references(r, mode)
+                    self._choose(r, mode)
+            for r in results:
+                r.model = self.model_label
+                r.device = self.device_label
+                r.ms["total"] = round(sum(v for k, v in r.ms.items() if k != "total"), 2)
+            if store if store is not None else self.store:
+                self._save(results)
+            return results
+
+    def _generate(self, results: list[NamingResult], beams: int) -> None:
+        self.load()
+        if self._generator is None:
+            for r in results:
+                r.note = f"model unavailable ({self.model_error}); reference names only"
+            return
+        t0 = time.perf_counter()
+        cands = self._generator.generate([r.smiles for r in results], beams=beams, num_return=beams)
+        per = _ms(t0) / len(results)
+        for r, cs in zip(results, cands):
+            r.candidates = [CandidateResult(c.name, round(c.score, 5)) for c in cs]
+            r.ms["generate"] = round(per, 2)
+
+    def _verify_candidates(self, r: NamingResult) -> None:
+        if not self.verify or not r.candidates:
+            return
+        from chemnamer.opsin import get_opsin
+
+        t0 = time.perf_counter()
+        opsin = get_opsin()
+        for c in r.candidates:
+            v = opsin.verify(c.name, r.inchikey)
+            c.verified, c.reason = v.verified, v.reason
+        r.ms["verify"] = _ms(t0)
+
+    def _add_references(self, r: NamingResult, mode: str) -> None:
+        if not self.references:
+            return
+        t0 = time.perf_counter()
+        try:
+            from chemnamer.reference import get_reference_table
+
+            rec = get_reference_table().lookup(r.inchikey) if r.inchikey else None
+        except Exception as exc:  # a missing data package must not break naming
+            rec, r.note = None, f"reference table unavailable: {exc}"
+        if rec is not None:
+            # The table is lowercased; show IUPAC capitals (N-, (2R), 1H-) like every other name here.
+            r.reference.pubchem = restore_case(rec.iupac_name) if rec.iupac_name else None
+            r.reference.common_name = rec.common_name or None
+            r.reference.cid = str(rec.cid) if rec.cid is not None else None
+            r.reference.synonyms = list(rec.synonyms[:20])
+            if self.verify and r.reference.pubchem:
+                from chemnamer.opsin import get_opsin
+
+                r.reference.pubchem_verified = get_opsin().verify(r.reference.pubchem, r.inchikey).verified
+        r.ms["reference"] = _ms(t0)
+        # The rule-based name costs milliseconds to seconds: compute it when it can be shown or chosen.
+        if self.rule_based and (mode == "best" or self.references):
+            t0 = time.perf_counter()
+            from chemnamer.reference import rule_based_name
+
+            rb = rule_based_name(r.smiles, timeout_s=self.rule_timeout_s)
+            r.reference.rule_based, r.reference.rule_based_error = rb.name, rb.error
+            if rb.name and self.verify:
+                from chemnamer.opsin import get_opsin
+
+                r.reference.rule_based_verified = get_opsin().verify(rb.name, r.inchikey).verified
+            r.ms["rule_based"] = _ms(t0)
+
+    def _choose(self, r: NamingResult, mode: str) -> None:
+        if r.candidates:
+            verified = [c for c in r.candidates if c.verified]
+            best = verified[0] if verified else r.candidates[0]
+            r.name, r.verified, r.score, r.chosen_from = best.name, best.verified, best.score, "model"
+        if mode == "best" and not r.verified:
+            refs = [("pubchem", r.reference.pubchem, r.reference.pubchem_verified),
+                    ("rule_based", r.reference.rule_based, r.reference.rule_based_verified)]
+            # PubChem's older "oxidanyl/azanyl" names are valid but dated: prefer a current-style name.
+            refs.sort(key=lambda ref: bool(ref[1] and is_old_style(ref[1].lower())))
+            for source, name, ok in refs:
+                if name and ok:
+                    was = "no candidate verified" if r.candidates else "no model candidates"
+                    r.name, r.verified, r.score, r.chosen_from = name, True, None, source
+                    r.note = f"{was}: using the verified {source.replace('_', '-')} reference name"
+                    break
+        if r.name is None and not r.error:
+            r.error = None
+            r.note = r.note or "no name could be produced"
+
+    def _save(self, results: list[NamingResult]) -> None:
+        try:
+            from chemnamer.store import history
+
+            for r in results:
+                r.id = history.save_naming(r.to_record())
+        except Exception as exc:  # history is a convenience: never lose the naming itself over it
+            for r in results:
+                r.note = (r.note + "; " if r.note else "") + f"not saved to history: {exc}"
+
+
+def _ms(t0: float) -> float:
+    return round((time.perf_counter() - t0) * 1000, 2)

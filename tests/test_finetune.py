@@ -1,0 +1,345 @@
+"""The fine-tuning engine on the tiny random model: each test trains for seconds on the smoke recipe.
+
+The smoke recipe's data split is built once per machine (cached in the user cache dir); every test
+gets its own CHEMNAMER_HOME, so each sees an empty runs database.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from chemnamer.finetune.callbacks import Callback, CancelToken
+from chemnamer.finetune.config import ConfigError, load_recipe
+from chemnamer.finetune.trainer import STATE_FILE, train
+
+REPO = Path(__file__).resolve().parent.parent
+SMOKE = REPO / "training" / "recipes" / "smoke.toml"
+
+
+def smoke(*overrides: str):
+    # Small evaluations: greedy decoding of a random model runs to max_new_tokens.
+    return load_recipe(SMOKE, ["train.eval_limit=2", *overrides])
+
+
+class Recorder(Callback):
+    def __init__(self):
+        self.info, self.steps, self.evals = {}, [], []
+
+    def on_start(self, state, info):
+        self.info = info
+
+    def on_log(self, state, logs):
+        self.steps += [(r["step"], r["loss"]) for r in logs]
+
+    def on_evaluate(self, state, split, decoding, metrics):
+        self.evals.append((state.step, metrics))
+
+
+def weights(ckpt: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(str(ckpt / "model.safetensors"))
+
+
+# --- training ---------------------------------------------------------------------------------
+def test_loss_decreases(home, tmp_path):
+    rec = Recorder()
+    res = train(smoke("train.max_steps=12", "train.log_every=1", "train.scheduler=constant"), [rec],
+                output_dir=tmp_path / "run", log_to_db=False)
+    assert res.status == "completed" and res.state.step == 12
+    losses = [loss for _, loss in rec.steps]
+    assert len(losses) == 12
+    assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3 - 0.5, losses
+
+
+def test_resume_matches_uninterrupted_run(home, tmp_path):
+    args = ("train.max_steps=10", "train.checkpoint_every=5", "train.keep_checkpoints=5", "train.log_every=1")
+    ref = Recorder()
+    train(smoke(*args), [ref], output_dir=tmp_path / "a", log_to_db=False)
+
+    class Crash(Callback):  # the in-process equivalent of kill -9 after the step-5 checkpoint
+        def on_step(self, state):
+            if state.step == 7:
+                raise KeyboardInterrupt("killed")
+
+    with pytest.raises(KeyboardInterrupt):
+        train(smoke(*args), [Crash()], output_dir=tmp_path / "b", log_to_db=False)
+    assert json.loads((tmp_path / "b" / "checkpoint-0000005" / STATE_FILE).read_text())["step"] == 5
+    rec = Recorder()
+    res = train(smoke(*args), [rec], output_dir=tmp_path / "b", resume=True, log_to_db=False)
+    assert res.status == "completed" and res.state.step == 10
+    # Same data order (seed + epoch), batches already done are skipped: identical trajectory.
+    assert [s for s, _ in rec.steps] == list(range(6, 11))
+    assert rec.steps == pytest.approx(ref.steps[5:], rel=1e-5)
+    a, b = weights(tmp_path / "a" / "checkpoint-0000010"), weights(tmp_path / "b" / "checkpoint-0000010")
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6)
+
+
+def test_cancel_leaves_checkpoint_and_status(home, tmp_path):
+    from chemnamer.store import runs
+
+    token = CancelToken()
+
+    class CancelAt3(Callback):
+        def on_step(self, state):
+            if state.step == 3:
+                token.cancel()
+
+    res = train(smoke("train.max_steps=20"), [CancelAt3()], cancel=token, output_dir=tmp_path / "run")
+    assert res.status == "cancelled" and res.state.step == 3 and res.model_dir is None
+    cks = runs.run_checkpoints(res.run_id)
+    assert [(c["step"], c["kind"]) for c in cks] == [(3, "cancel")]
+    assert json.loads((Path(cks[0]["path"]) / STATE_FILE).read_text())["kind"] == "cancel"
+    run = runs.get_run(res.run_id)
+    assert run["status"] == "cancelled" and run["model_id"] is None
+
+
+def test_run_rows_and_registered_model(home, tmp_path):
+    from chemnamer import models
+    from chemnamer.generate import Generator
+    from chemnamer.store import runs
+
+    res = train(smoke(), output_dir=tmp_path / "run")  # the whole recipe: 2 epochs of 16 steps
+    assert res.status == "completed" and res.model_id == f"run-{res.run_id}"
+    run = runs.get_run(res.run_id)
+    assert run["status"] == "completed" and run["model_id"] == res.model_id
+    assert run["final_metrics"]["n"] == 2 and 0 <= run["final_metrics"]["levenshtein"] <= 1
+    steps = runs.run_steps(res.run_id)
+    assert [s["step"] for s in steps] == list(range(4, 33, 4)) and all(s["loss"] > 0 for s in steps)
+    evals = runs.run_metrics(res.run_id)
+    assert [(m["step"], m["split"], m["decoding"]) for m in evals] == [(16, "valid", "greedy"), (32, "valid", "greedy")]
+    kinds = [c["kind"] for c in runs.run_checkpoints(res.run_id)]
+    assert kinds[-1] == "final" and "epoch" in kinds and "step" in kinds
+    # keep_checkpoints = 2: older checkpoint folders are pruned
+    assert len(list((tmp_path / "run").glob("checkpoint-*"))) == 2
+
+    loaded = models.load(res.model_id, device="cpu")
+    assert loaded.vocab is not None and loaded.template["response_marker"] == "\nIUPAC: "
+    gen = Generator.from_loaded(loaded)
+    ids, _, width = gen._batch(["CCO"])
+    out = loaded.model.generate(input_ids=ids, max_new_tokens=6, do_sample=False, eos_token_id=None,
+                                pad_token_id=gen.pad_id)
+    assert len(gen.decode(out[0, width:])) > 0  # the trimmed model speaks text
+    cands = gen.generate(["CCO", "c1ccccc1O"], beams=2, max_new_tokens=12)
+    assert len(cands) == 2 and all(c.score <= 0 for cs in cands for c in cs)
+
+
+def test_inversion_one_swaps_every_example(home, tmp_path):
+    from chemnamer.data.build import build_splits
+    from chemnamer.data.formatting import Template, format_pairs
+
+    cfg = smoke("format.inversion=1.0", "train.max_steps=2")
+    rec = Recorder()
+    res = train(cfg, [rec], output_dir=tmp_path / "run", log_to_db=False)
+    assert res.status == "completed"
+    assert rec.info["inverted"] == rec.info["examples"] == 256
+    train_pairs = build_splits(cfg.data)[0]
+    examples = format_pairs(train_pairs, Template(cfg.format.instruction, cfg.format.response_marker), 1.0)
+    assert all(e.inverted and e.response == p.source and p.target in e.prompt for e, p in zip(examples, train_pairs))
+
+
+def test_early_stopping_with_patience(home, tmp_path):
+    # A learning rate too small to change any prediction: the metric never improves after the first eval.
+    rec = Recorder()
+    res = train(smoke("train.lr=1e-12", "train.max_steps=30", "train.eval_every=1", "train.patience=2",
+                      "train.early_stopping_metric=levenshtein"), [rec], output_dir=tmp_path / "run",
+                log_to_db=False)
+    assert res.status == "completed" and res.state.step == 3
+    assert [s for s, _ in rec.evals] == [1, 2, 3, 3]  # three during training, then the final one
+    assert (tmp_path / "run" / "model" / "model.safetensors").is_file()
+
+
+# --- the process is killed ----------------------------------------------------------------------
+def _cli(out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "chemnamer", "train", "--recipe", str(SMOKE), "--output", str(out),
+            "--set", "train.eval_limit=2", "--set", "train.checkpoint_every=2", "--set", "train.epochs=4", *extra]
+
+
+def test_killed_process_is_marked_interrupted_then_resumes(home, tmp_path):
+    from chemnamer.store import runs
+
+    out = tmp_path / "run"
+    env = {**os.environ, "CHEMNAMER_HOME": str(home)}
+    proc = subprocess.Popen(_cli(out), env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(out.glob(f"checkpoint-*/{STATE_FILE}")):
+            assert proc.poll() is None, "training ended before its first checkpoint"
+            assert time.monotonic() < deadline, "no checkpoint within 120 s"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    (run,) = runs.list_runs()
+    assert run["status"] == "running"  # the DB cannot know yet
+    assert runs.mark_interrupted() == 1
+    assert runs.get_run(run["id"])["status"] == "interrupted"
+
+    done = subprocess.run(_cli(out, "--resume"), env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["status"] == "completed" and result["run_id"] == run["id"] and result["step"] == 64
+    run = runs.get_run(run["id"])
+    assert run["status"] == "completed" and run["model_id"] == f"run-{run['id']}"
+
+
+# --- model surgery -------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny():
+    from chemnamer.finetune.modelprep import base_tokenizer, tiny_model
+
+    tok = base_tokenizer()
+    return tiny_model(tok, seed=0).eval(), tok
+
+
+TEXTS = ["SMILES: CC(=O)Oc1ccccc1C(=O)O\nIUPAC: 2-acetyloxybenzoic acid", "SMILES: CCO\nIUPAC: ethanol"]
+
+
+def test_vocab_trim_keeps_logits_and_expand_restores(tiny):
+    from chemnamer.finetune.vocab import VocabMap
+
+    full, tok = tiny
+    vocab = VocabMap.build(tok, TEXTS)
+    assert 256 < len(vocab) < 400  # byte alphabet + specials + the texts' tokens
+    small = copy.deepcopy(full)
+    vocab.apply(small)
+    assert small.get_input_embeddings().weight.shape[0] == len(vocab) == small.config.vocab_size
+    assert small.get_output_embeddings().weight is small.get_input_embeddings().weight  # still tied
+
+    full_ids = tok.encode(TEXTS[0], add_special_tokens=False)
+    small_ids = vocab.encode(tok, TEXTS[0])
+    assert vocab.to_full(small_ids) == full_ids  # nothing falls back on a text the map was built from
+    with torch.no_grad():
+        ref = full(torch.tensor([full_ids])).logits[..., vocab.kept]
+        got = small(torch.tensor([small_ids])).logits
+    torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5)
+
+    # Byte fallback: tokens outside the kept set still round-trip as text.
+    for text in ("SMILES: CCO zebra-quokka", "naïve µ-oxo 🧪"):
+        ids = vocab.encode(tok, text)
+        assert max(ids) < len(vocab)
+        assert vocab.decode(tok, ids) == text
+
+    # expand: trained rows go back to their places, the rest come from the base.
+    with torch.no_grad():
+        small.get_input_embeddings().weight.add_(0.01 * torch.randn_like(small.get_input_embeddings().weight))
+        trimmed_logits = small(torch.tensor([small_ids])).logits
+    base_emb = full.get_input_embeddings().weight
+    big = copy.deepcopy(small)
+    vocab.expand(big, base_emb)
+    assert big.config.vocab_size == base_emb.shape[0] == len(tok)
+    assert big.config.eos_token_id == tok.eos_token_id
+    with torch.no_grad():
+        big_logits = big(torch.tensor([full_ids])).logits
+    torch.testing.assert_close(big_logits[..., vocab.kept], trimmed_logits, rtol=1e-5, atol=1e-5)
+    untouched = torch.ones(len(tok), dtype=torch.bool)
+    untouched[vocab.kept] = False
+    torch.testing.assert_close(big.get_input_embeddings().weight[untouched], base_emb[untouched])
+
+    restored = copy.deepcopy(full)
+    vocab.apply(restored)
+    vocab.expand(restored, base_emb)  # untrained round trip: the original model, every logit
+    with torch.no_grad():
+        torch.testing.assert_close(restored(torch.tensor([full_ids])).logits,
+                                   full(torch.tensor([full_ids])).logits, rtol=1e-5, atol=1e-5)
+
+
+def test_keep_layers(tiny):
+    from chemnamer.finetune.config import ModelConfig
+    from chemnamer.finetune.modelprep import prepare
+    from chemnamer.finetune.surgery import decoder_layers, keep_layers
+
+    full, _ = tiny
+    model = copy.deepcopy(full)
+    assert len(decoder_layers(model)) == 2
+    keep_layers(model, 5)
+    assert len(decoder_layers(model)) == 2  # k >= n: whole
+    keep_layers(model, 1)
+    assert len(decoder_layers(model)) == 1 and model.config.num_hidden_layers == 1
+    with torch.no_grad():
+        assert model(torch.tensor([[1, 2, 3]])).logits.shape == (1, 3, model.config.vocab_size)
+    with pytest.raises(ValueError):
+        keep_layers(copy.deepcopy(full), -1)
+    m, _, vocab, _ = prepare(ModelConfig(base="tiny", num_layers=1, trim_vocab=False), [])
+    assert len(decoder_layers(m)) == 1 and vocab is None
+
+
+def test_lora_trains_adapters_only_and_loads(home, tmp_path):
+    from peft import PeftModel
+
+    from chemnamer import models
+    from chemnamer.finetune.modelprep import prepare
+    from chemnamer.finetune.trainer import _load_weights
+
+    rec = Recorder()
+    cfg = smoke("model.method=lora", "model.lora_r=4", "train.max_steps=6", "train.lr=1e-2",
+                "model.num_layers=1")
+    res = train(cfg, [rec], output_dir=tmp_path / "run")
+    assert res.status == "completed"
+    assert 0 < rec.info["trainable_params"] < rec.info["total_params"] / 2
+
+    model, *_ = prepare(cfg.model, [], cfg.train.seed, None)
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in n for n in trainable)
+
+    model_dir = Path(res.model_dir)
+    assert (model_dir / "adapter_config.json").is_file() and not (model_dir / "model.safetensors").exists()
+    # Two independent paths to the trained model: the registry (adapter merged into a rebuilt,
+    # sliced and trimmed base) and the trainer's own resume path. They must agree.
+    loaded = models.load(res.model_id, device="cpu")
+    assert not isinstance(loaded.model, PeftModel) and len(loaded.model.model.layers) == 1
+    from chemnamer.finetune.vocab import VocabMap
+
+    vocab = VocabMap.load(model_dir)
+    ref, *_ = prepare(cfg.model, [], cfg.train.seed, vocab)
+    _load_weights(ref, model_dir)
+    ref.eval()
+    ids = torch.tensor([vocab.encode(loaded.tokenizer, "SMILES: CCO\nIUPAC: ")])
+    with torch.no_grad():
+        got, want = loaded.model(ids).logits, ref(ids).logits
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+    # ... and the adapter moved the model away from its base
+    base, *_ = prepare(cfg.model.__class__(**{**cfg.model.__dict__, "method": "full"}), [], cfg.train.seed, vocab)
+    with torch.no_grad():
+        assert (base.eval()(ids).logits - got).abs().max() > 1e-3
+
+
+# --- recipe errors -------------------------------------------------------------------------------
+@pytest.mark.parametrize("body, words", [
+    ("[train]\nlrr = 0.1\n", ["train.lrr", "unknown key"]),
+    ("[trian]\nlr = 0.1\n", ["trian", "unknown key"]),
+    ("[train]\nlr = 5.0\n", ["train.lr", "invalid value"]),
+    ("[format]\ninversion = 1.5\n", ["format.inversion"]),
+    ("[train]\nbatch_size = 'many'\n", ["train.batch_size", "expected int"]),
+    ("[data.filters]\nmw_minn = 3\n", ["data.filters.mw_minn"]),
+    ("[train\nlr = 1\n", []),  # TOML syntax error
+])
+def test_recipe_errors_name_file_and_key(tmp_path, body, words):
+    path = tmp_path / "bad.toml"
+    path.write_text(body)
+    with pytest.raises(ConfigError) as err:
+        load_recipe(path)
+    msg = str(err.value)
+    assert str(path) in msg
+    for w in words:
+        assert w in msg
+
+
+def test_set_override_errors():
+    with pytest.raises(ConfigError, match=r"--set.*train\.lr"):
+        load_recipe(SMOKE, ["train.lr=2"])
+    with pytest.raises(ConfigError, match="unknown key 'train.nope'"):
+        load_recipe(SMOKE, ["train.nope=1"])
+    assert load_recipe(SMOKE, ["train.lr=0.5"]).train.lr == 0.5
