@@ -78,8 +78,8 @@ def test_resume_matches_uninterrupted_run(home, tmp_path):
     res = train(smoke(*args), [rec], output_dir=tmp_path / "b", resume=True, log_to_db=False)
     assert res.status == "completed" and res.state.step == 10
     # Same data order (seed + epoch), batches already done are skipped: identical trajectory.
-    assert [s for s, _ in rec.steps] == list(range(6, 11))
-    assert rec.steps == pytest.approx(ref.steps[5:], rel=1e-5)
+    assert [s for s, _ in rec.steps] == [s for s, _ in ref.steps[5:]] == list(range(6, 11))
+    assert [loss for _, loss in rec.steps] == pytest.approx([loss for _, loss in ref.steps[5:]], rel=1e-5)
     a, b = weights(tmp_path / "a" / "checkpoint-0000010"), weights(tmp_path / "b" / "checkpoint-0000010")
     assert a.keys() == b.keys()
     for k in a:
@@ -163,7 +163,7 @@ def test_early_stopping_with_patience(home, tmp_path):
 # --- the process is killed ----------------------------------------------------------------------
 def _cli(out: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "chemnamer", "train", "--recipe", str(SMOKE), "--output", str(out),
-            "--set", "train.eval_limit=2", "--set", "train.checkpoint_every=2", "--set", "train.epochs=4", *extra]
+            "--set", "train.eval_limit=2", "--set", "train.checkpoint_every=2", *extra]
 
 
 def test_killed_process_is_marked_interrupted_then_resumes(home, tmp_path):
@@ -190,7 +190,7 @@ def test_killed_process_is_marked_interrupted_then_resumes(home, tmp_path):
     done = subprocess.run(_cli(out, "--resume"), env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["status"] == "completed" and result["run_id"] == run["id"] and result["step"] == 64
+    assert result["status"] == "completed" and result["run_id"] == run["id"] and result["step"] == 32
     run = runs.get_run(run["id"])
     assert run["status"] == "completed" and run["model_id"] == f"run-{run['id']}"
 
@@ -212,7 +212,7 @@ def test_vocab_trim_keeps_logits_and_expand_restores(tiny):
 
     full, tok = tiny
     vocab = VocabMap.build(tok, TEXTS)
-    assert 256 < len(vocab) < 400  # byte alphabet + specials + the texts' tokens
+    assert 235 < len(vocab) < 400  # SmolLM2's 235-token byte alphabet + specials + the texts' tokens
     small = copy.deepcopy(full)
     vocab.apply(small)
     assert small.get_input_embeddings().weight.shape[0] == len(vocab) == small.config.vocab_size

@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import re
 
-# A stereo group: "(2r,3s)", "(e)", "(1'r,4as)", "(2z,4e)" possibly inside brackets. Each item is an
-# optional locant (digits, an optional letter like 4a, primes) and one descriptor letter.
-_STEREO_ITEM = r"(?:\d+[a-z]?'*)?[rsez]\*?"
-_STEREO_GROUP = re.compile(r"\((" + _STEREO_ITEM + r"(?:," + _STEREO_ITEM + r")*)\)")
-_STEREO_ITEM_RE = re.compile(r"^((?:\d+[a-z]?'*)?)([rsez])(\*?)$")
-# Indicated hydrogen: "1h-indole", "2h-pyran", "4ah-", "3h,5h".
-_INDICATED_H = re.compile(r"(?<![a-z])(\d+[a-z]?)h(?=[-,\])]|$)")
-# Heteroatom locants: "n-methyl", "n,n-dimethyl", "n'-", "n1,n4-", "o-acetyl", "s-ethyl".
-_HETERO_LOCANT = re.compile(r"(?<![a-z0-9])([nos])(\d*'*)(?=[,-])")
+# Primes on locants: ' or '' (PubChem also writes " for a double prime).
+_P = "[\"']*"
+# A locant before a stereodescriptor: 2, 4a, 3'a, 1'', or a nitrogen ("(NE)"-oximes, "N'Z").
+_LOCANT = rf"(?:\d+{_P}[a-z]?{_P}|n{_P}\d*{_P})"
+# A stereo group: "(2r,3s)", "(e)", "(1'r,4as)", "(2z,4e)", "(nz)", possibly inside brackets. Each item is
+# an optional locant and one descriptor letter. (Lowercase r/s also exist in IUPAC, for pseudoasymmetric
+# centres; PubChem's lowercasing erased that distinction, so all become R/S.)
+_STEREO_ITEM = rf"(?:{_LOCANT})?[rsez]\*?"
+_STEREO_GROUP = re.compile(rf"\(({_STEREO_ITEM}(?:,{_STEREO_ITEM})*)\)")
+_STEREO_ITEM_RE = re.compile(rf"^((?:{_LOCANT})?)([rsez])(\*?)$")
+# Indicated hydrogen: "1h-indole", "2h-pyran", "4ah-", "3h,5h", "1'h-spiro".
+_INDICATED_H = re.compile(rf"(?<![a-z])(\d+{_P}[a-z]?{_P})h(?=[-,\])]|$)")
+# Heteroatom locants: "n-methyl", "n,n-dimethyl", "n'-", "n1,n4-", "o-acetyl", "s-ethyl". Not p: PubChem's
+# "dibenzo-p-dioxin" means para.
+_HETERO_LOCANT = re.compile(rf"(?<![a-z0-9])([nos])(\d*{_P})(?=[,-])")
 OLD_STYLE = re.compile(r"oxidanyl|azanyl|chloranyl|bromanyl|fluoranyl|iodanyl")
 
 
@@ -29,7 +35,10 @@ def _fix_stereo(match: re.Match) -> str:
     items = []
     for item in match.group(1).split(","):
         m = _STEREO_ITEM_RE.match(item)
-        items.append(m.group(1) + m.group(2).upper() + m.group(3) if m else item)
+        locant = m.group(1) if m else ""
+        if locant.startswith("n"):
+            locant = "N" + locant[1:]
+        items.append(locant + m.group(2).upper() + m.group(3) if m else item)
     return "(" + ",".join(items) + ")"
 
 

@@ -1,0 +1,133 @@
+"""`chemnamer eval`: a model's name quality on held-out pairs (a file, or a recipe's split)."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+# Printed in this order; the rest of evaluate_pairs' summary follows.
+SHOWN = [("exact_match", "exact match (case-sensitive)"), ("exact_match_ci", "exact match (case-insensitive)"),
+         ("levenshtein", "Levenshtein similarity"), ("bleu", "BLEU (characters)"),
+         ("opsin_parsable", "OPSIN-parsable"), ("structure_match", "structure match")]
+
+
+def add(sub) -> None:
+    p = sub.add_parser("eval", help="score a model on held-out pairs (exact match, Levenshtein, BLEU, OPSIN)",
+                       description="Data: --data FILE (JSONL of source/target[/inchikey] pairs as the training "
+                                   "splits are written, or CSV/TSV with 'smiles' and 'name' columns), or "
+                                   "--recipe FILE.toml --split test (the recipe's own held-out split).")
+    p.add_argument("--model", help="model id or directory (default: the shipped default model)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", help="JSONL, CSV or TSV of (SMILES, name) pairs")
+    src.add_argument("--recipe", help="TOML recipe whose split to evaluate on")
+    p.add_argument("--split", choices=["train", "valid", "test"], default="test", help="with --recipe (default test)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="with --recipe: override a recipe value (repeatable)")
+    p.add_argument("--source-column", default="smiles", help="CSV/TSV: the SMILES column (default smiles)")
+    p.add_argument("--target-column", default="name", help="CSV/TSV: the reference name column (default name)")
+    p.add_argument("--limit", type=int, default=0, help="first N pairs only (default: all)")
+    p.add_argument("--beams", type=int, default=1, help="1 = greedy (default); N > 1 = beam search")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
+    p.add_argument("--no-structures", action="store_true", help="skip the OPSIN checks (faster)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_eval)
+
+
+def load_pairs(args) -> tuple[list, str]:
+    """(pairs, a description of where they came from). Raises ValueError-family errors for bad input."""
+    if args.recipe:
+        from chemnamer.data.build import build_splits
+        from chemnamer.finetune.config import load_recipe
+
+        cfg = load_recipe(args.recipe, args.overrides)
+        train, valid, test, _ = build_splits(cfg.data)
+        return {"train": train, "valid": valid, "test": test}[args.split], f"{args.recipe}:{args.split}"
+    path = Path(args.data)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    if _is_pair_jsonl(path):
+        from chemnamer.data.records import read_jsonl
+
+        return list(read_jsonl(path)), str(path)
+    from chemnamer.data.userfile import FileReport, file_pairs
+
+    report = FileReport()
+    pairs = list(file_pairs(path, args.source_column, args.target_column, smiles_source=True, report=report))
+    for msg in report.messages:
+        print(f"warning: skipped {msg}", file=sys.stderr)
+    return pairs, str(path)
+
+
+def _is_pair_jsonl(path: Path) -> bool:
+    """JSON lines written by chemnamer.data.records.write_jsonl: objects with 'source' and 'target'."""
+    if path.suffix.lower() not in (".jsonl", ".ndjson"):
+        return False
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                obj = json.loads(line)
+                return isinstance(obj, dict) and "source" in obj and "target" in obj
+    return False
+
+
+def cmd_eval(args) -> int:
+    from chemnamer import models
+    from chemnamer.finetune.config import ConfigError
+    from chemnamer.finetune.evaluate import evaluate_pairs
+    from chemnamer.generate import Generator
+
+    if args.beams < 1 or args.limit < 0 or args.batch_size < 1:
+        print("error: --beams and --batch-size must be >= 1, --limit >= 0", file=sys.stderr)
+        return 2
+    try:
+        pairs, origin = load_pairs(args)
+    except (ConfigError, OSError, ValueError) as exc:  # DataError and JSON errors are ValueErrors
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.limit:
+        pairs = pairs[: args.limit]
+    if not pairs:
+        print(f"error: no usable pairs in {origin}", file=sys.stderr)
+        return 1
+    try:
+        loaded = models.load(args.model, device=args.device)
+    except models.ModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    gen = Generator.from_loaded(loaded)
+    progress = _progress_bar(len(pairs)) if sys.stderr.isatty() and not args.json else None
+    t0 = time.perf_counter()
+    summary, _items = evaluate_pairs(gen, pairs, beams=args.beams, check_structures=not args.no_structures,
+                                     batch_size=args.batch_size, progress=progress)
+    summary["seconds"] = round(time.perf_counter() - t0, 2)
+    result = {"model": loaded.spec.id, "data": origin, "beams": args.beams, "device": loaded.device, **summary}
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"model {result['model']} on {origin} ({summary['n']} pairs, "
+          f"{'greedy' if args.beams == 1 else f'beam {args.beams}'}, {loaded.device})")
+    shown = dict(SHOWN)
+    for key, value in summary.items():
+        if key in ("n", "seconds"):
+            continue
+        label = shown.get(key, key)
+        print(f"  {label:32s} {value:.4f}" if isinstance(value, float) else f"  {label:32s} {value}")
+    if "opsin_parsable" not in summary and not args.no_structures:
+        print("  (OPSIN unavailable: no structure checks)")
+    print(f"  {'n':32s} {summary['n']}")
+    print(f"  {'seconds':32s} {summary['seconds']}")
+    return 0
+
+
+def _progress_bar(total: int):
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="mol", file=sys.stderr)
+
+    def update(done: int, _total: int) -> None:
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+    return update
