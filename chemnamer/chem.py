@@ -107,11 +107,19 @@ def _unknown_element(text: str) -> str | None:
 def _precheck(text: str) -> str | ChemError:
     if text is None:
         return ChemError("empty input")
+    if not isinstance(text, str):
+        return ChemError(f"expected text, got {type(text).__name__}")
     stripped = text.strip()
     if not stripped:
         return ChemError("empty input")
     if len(stripped) > MAX_INPUT_CHARS:
         return ChemError(f"input too long: {len(stripped)} characters (limit {MAX_INPUT_CHARS})")
+    try:
+        # A lone surrogate (from JSON's "\ud800", a mis-decoded file) is no text RDKit or OPSIN can take.
+        stripped.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return ChemError(f"invalid character {stripped[exc.start]!r} at position {exc.start + 1} "
+                         f"(not valid Unicode text)")
     return stripped
 
 
@@ -235,9 +243,10 @@ def parse_input(text: str, opsin: Any = None) -> Molecule | ChemError:
 
 def inchikey_of_smiles(smiles: str) -> str | None:
     """Standard InChIKey of a SMILES; None when it does not parse or InChI fails."""
-    if not smiles:
+    checked = _precheck(smiles)
+    if isinstance(checked, ChemError):
         return None
-    mol = _mol_from_smiles(smiles.strip())
+    mol = _mol_from_smiles(checked)
     if isinstance(mol, ChemError):
         return None
     return _inchikey(mol) or None

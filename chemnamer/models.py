@@ -138,9 +138,12 @@ def resolve(model_id: str | None) -> ModelSpec:
             return spec
     p = Path(model_id).expanduser()
     if p.exists():
-        if not (p / "config.json").is_file():
+        if not (p / "config.json").is_file() and not (p / "adapter_config.json").is_file():
             raise ModelError(f"{p} is not a model directory (no config.json)")
         return ModelSpec(str(p), "local", str(p), "local model directory", read_meta(p))
+    if model_id.startswith((".", "/", "~")) or p.is_absolute():
+        # Clearly a path: "not found" says more than "unknown model" or a hub lookup would.
+        raise ModelError(f"model directory {p} does not exist")
     if "/" in model_id and not model_id.startswith((".", "/")):
         return ModelSpec(model_id, "hub", model_id, "Hugging Face hub model")
     known = ", ".join(s.id for s in list_models())
@@ -225,6 +228,9 @@ def load(model_id: str | None = None, device: str | None = None, dtype: str = "a
             return _load_hub(spec, dev, torch_dtype, t0)
         else:
             model_dir = Path(spec.path)
+            if spec.kind == "shipped" and not model_dir.exists():
+                raise ModelError(f"the shipped model {spec.id!r} is not installed (no {model_dir}): "
+                                 f"use {BASE_ID!r} or a trained model")
             if not (model_dir / "config.json").is_file() and not (model_dir / "adapter_config.json").is_file():
                 raise ModelError(f"model {spec.id!r}: {model_dir} is missing or damaged (no config.json)")
         model, tokenizer, meta = _load_dir(model_dir, dev, torch_dtype)

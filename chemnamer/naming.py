@@ -187,7 +187,7 @@ class Namer:
         self.load()
         if self._generator is None:
             for r in results:
-                r.note = f"model unavailable ({self.model_error}); reference names only"
+                _add_note(r, f"model unavailable ({self.model_error}); reference names only")
             return
         t0 = time.perf_counter()
         cands = self._generator.generate([r.smiles for r in results], beams=beams, num_return=beams)
@@ -217,7 +217,8 @@ class Namer:
 
             rec = get_reference_table().lookup(r.inchikey) if r.inchikey else None
         except Exception as exc:  # a missing data package must not break naming
-            rec, r.note = None, f"reference table unavailable: {exc}"
+            rec = None
+            _add_note(r, f"reference table unavailable: {exc}")
         if rec is not None:
             # The table is lowercased; show IUPAC capitals (N-, (2R), 1H-) like every other name here.
             r.reference.pubchem = restore_case(rec.iupac_name) if rec.iupac_name else None
@@ -256,7 +257,7 @@ class Namer:
                 if name and ok:
                     was = "no candidate verified" if r.candidates else "no model candidates"
                     r.name, r.verified, r.score, r.chosen_from = name, True, None, source
-                    r.note = f"{was}: using the verified {source.replace('_', '-')} reference name"
+                    _add_note(r, f"{was}: using the verified {source.replace('_', '-')} reference name")
                     break
         if r.name is None and not r.error:
             r.error = None
@@ -271,6 +272,11 @@ class Namer:
         except Exception as exc:  # history is a convenience: never lose the naming itself over it
             for r in results:
                 r.note = (r.note + "; " if r.note else "") + f"not saved to history: {exc}"
+
+
+def _add_note(r: NamingResult, text: str) -> None:
+    """Notes accumulate ("; "-joined): a later stage must not hide why an earlier one fell back."""
+    r.note = f"{r.note}; {text}" if r.note else text
 
 
 def _ms(t0: float) -> float:

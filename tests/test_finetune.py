@@ -343,3 +343,47 @@ def test_set_override_errors():
     with pytest.raises(ConfigError, match="unknown key 'train.nope'"):
         load_recipe(SMOKE, ["train.nope=1"])
     assert load_recipe(SMOKE, ["train.lr=0.5"]).train.lr == 0.5
+
+
+# --- CLI: eval and runs ---------------------------------------------------------------------------
+def test_eval_and_runs_commands(home, tmp_path, capsys):
+    from chemnamer.cli import main
+    from chemnamer.data.records import Pair, write_jsonl
+    from chemnamer.store import runs
+
+    res = train(smoke("train.max_steps=4"), output_dir=tmp_path / "run")
+    killed = runs.create_run("ghost", {}, None, "tiny", "full", {}, None)
+    runs._own_runs.discard(killed)  # as if another, dead process had created it
+    with runs.session() as s:
+        from chemnamer.store.schema import Run
+
+        s.get(Run, killed).pid = 0
+
+    assert main(["runs", "--json"]) == 0  # marks the ghost interrupted first
+    listed = json.loads(capsys.readouterr().out)
+    assert [(r["id"], r["status"]) for r in listed] == [(killed, "interrupted"), (res.run_id, "completed")]
+    done = listed[1]
+    assert done["steps"] == 4 and done["model_id"] == res.model_id and "levenshtein" in done["final_metrics"]
+    assert main(["runs"]) == 0
+    table = capsys.readouterr().out
+    assert "interrupted" in table and res.model_id in table
+    assert main(["runs", "--show", str(res.run_id)]) == 0
+    shown = capsys.readouterr().out
+    assert "metrics per epoch" in shown and "final" in shown
+    assert main(["runs", "--show", "999"]) == 1
+
+    pairs = [Pair("CCO", "ethanol", "LFQSCWFLJHTTHZ-UHFFFAOYSA-N"), Pair("C", "methane", "VNWKTOKETHGBQD-UHFFFAOYSA-N")]
+    write_jsonl(pairs, tmp_path / "test.jsonl")
+    (tmp_path / "test.csv").write_text("Name,SMILES\nethanol,CCO\nmethane,C\nbad,C1CC\n")
+    for data in ("test.jsonl", "test.csv"):
+        capsys.readouterr()
+        assert main(["eval", "--model", res.model_id, "--data", str(tmp_path / data), "--json",
+                     "--no-structures", "--limit", "2"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["n"] == 2 and out["model"] == res.model_id and out["seconds"] >= 0
+        assert {"exact_match", "exact_match_ci", "levenshtein", "bleu"} <= out.keys()
+    assert main(["eval", "--model", res.model_id, "--recipe", str(SMOKE), "--split", "valid", "--limit", "1",
+                 "--no-structures"]) == 0
+    text = capsys.readouterr().out
+    assert "Levenshtein similarity" in text and "valid" in text
+    assert main(["eval", "--model", res.model_id, "--data", str(tmp_path / "missing.csv")]) == 2

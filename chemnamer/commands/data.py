@@ -18,8 +18,9 @@ def add(sub) -> None:
                    help="override a recipe value, e.g. --set data.seed=1 (repeatable)")
     b.add_argument("--pairs", type=int, default=100_000, help="zinc: verified pairs wanted (default 100000)")
     b.add_argument("--workers", type=int, default=2, help="zinc: worker processes (default 2)")
-    b.add_argument("--chunk-size", type=int, default=500, help="zinc: SMILES per cached chunk (default 500)")
-    b.add_argument("--seed", type=int, default=0, help="zinc: 0 = MOSES csv order, else a seeded shuffle")
+    b.add_argument("--chunk-size", type=int, help="zinc: SMILES per cached chunk (default: the cache's, else 500)")
+    b.add_argument("--seed", type=int, help="zinc: 0 = MOSES csv order, else a seeded shuffle (default: the "
+                                            "cache's, else 0)")
     b.add_argument("--timeout", type=float, default=10.0, help="zinc: seconds openclatura may spend on a molecule")
     b.add_argument("--no-cache", action="store_true", help="pubchem/recipe: rebuild instead of reading the cache")
     b.set_defaults(func=cmd_build)
@@ -37,12 +38,16 @@ def cmd_build(args) -> int:
 
 
 def _zinc(args) -> int:
-    from chemnamer.data.zinc import build_zinc
+    from chemnamer.data.zinc import build_zinc, cached_settings
 
-    if args.pairs < 1 or args.workers < 1 or args.chunk_size < 1:
+    # A resumed build must keep its chunking and order: unless told otherwise, continue the cache's.
+    settings = cached_settings() or {"chunk_size": 500, "seed": 0}
+    chunk_size = args.chunk_size if args.chunk_size is not None else settings["chunk_size"]
+    seed = args.seed if args.seed is not None else settings["seed"]
+    if args.pairs < 1 or args.workers < 1 or chunk_size < 1:
         print("error: --pairs, --workers and --chunk-size must be >= 1", file=sys.stderr)
         return 2
-    report = build_zinc(args.pairs, workers=args.workers, chunk_size=args.chunk_size, seed=args.seed,
+    report = build_zinc(args.pairs, workers=args.workers, chunk_size=chunk_size, seed=seed,
                         timeout_s=args.timeout, progress=sys.stderr.isatty())
     print(json.dumps(report, indent=2))
     if report.get("error"):

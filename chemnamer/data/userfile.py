@@ -14,6 +14,7 @@ import csv
 import gzip
 import io
 import json
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -77,7 +78,45 @@ def _kind(path: Path) -> tuple[str, bool]:
 def _open_bytes(path: Path, gz: bool):
     if not path.is_file():
         raise DataError(f"{path}: file not found")
-    return gzip.open(path, "rb") if gz else path.open("rb")
+    return _GzipGuard(gzip.open(path, "rb"), path) if gz else path.open("rb")
+
+
+class _GzipGuard:
+    """A gzip stream whose damage (bad header, cut short, bad CRC) surfaces as DataError, not as
+    gzip's BadGzipFile / EOFError / zlib.error from deep inside a reader."""
+
+    def __init__(self, fh, path: Path):
+        self._fh, self._path = fh, path
+
+    def _guard(self, fn, *args):
+        try:
+            return fn(*args)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DataError(f"{self._path}: damaged or incomplete gzip file ({exc})") from None
+
+    def read(self, *args):
+        return self._guard(self._fh.read, *args)
+
+    def readline(self, *args):
+        return self._guard(self._fh.readline, *args)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def close(self):
+        self._fh.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def _text_lines(fh, where: str, bad_lines: dict) -> Iterator[str]:
@@ -87,7 +126,12 @@ def _text_lines(fh, where: str, bad_lines: dict) -> Iterator[str]:
     if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
         # Excel's "Unicode text": decodable, so read it rather than refuse it.
         data = head + fh.read()
-        yield from io.StringIO(data.decode("utf-16"), newline="")
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{where}: damaged UTF-16 text ({exc.reason} at byte {exc.start}); "
+                            f"save the file as UTF-8") from None
+        yield from io.StringIO(text, newline="")
         return
     first = True
     for lineno, raw in enumerate(_prepend(head, fh), 1):
@@ -130,7 +174,11 @@ def _csv_rows(path: Path, gz: bool, where: str, report_lines: dict) -> tuple[lis
         raise DataError(f"{path}: empty file (the first line must name the columns)")
     ext = path.suffixes[-2 if gz else -1].lower()
     delim = _delimiter(header_line, _DELIMITED.get(ext, ","))
-    columns = [c.strip() for c in next(csv.reader([header_line], delimiter=delim))]
+    try:
+        columns = [c.strip() for c in next(csv.reader([header_line], delimiter=delim))]
+    except csv.Error as exc:
+        fh.close()
+        raise DataError(f"{path}: unreadable header line ({exc})") from None
 
     def rows() -> Iterator[_Row]:
         reader = csv.reader(lines, delimiter=delim)

@@ -220,6 +220,15 @@ def _prefix(folder: Path) -> Iterator[tuple[int, dict]]:
         yield index, stats
 
 
+def cached_settings() -> dict | None:
+    """chunk_size and seed of the build in the cache (a rerun must use them), None when there is none."""
+    try:
+        manifest = json.loads((zinc_dir() / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return {"chunk_size": manifest.get("chunk_size"), "seed": manifest.get("seed")}
+
+
 def _manifest(chunk_size: int, seed: int) -> dict:
     sizes = {p.name: p.stat().st_size for p in moses_files()}
     return {"version": CACHE_VERSION, "chunk_size": chunk_size, "seed": seed, "sources": sizes}
@@ -230,6 +239,7 @@ def _manifest(chunk_size: int, seed: int) -> dict:
 
 def _worker(conn, timeout_s: float) -> None:
     """Spawned child: ready message, then tasks (chunk index, rows, skip, folder) until None."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops us
     try:
         import warnings
 
@@ -306,15 +316,15 @@ def _spawn(ctx, timeout_s: float) -> _Slot:
 
 
 def _stop(slot: _Slot, kill: bool = False) -> None:
-    try:
-        if not kill:
-            slot.conn.send(None)
-    except OSError:
-        pass
-    slot.proc.join(None if kill else 5)
-    if slot.proc.is_alive() or kill:
+    if not kill:
+        try:
+            slot.conn.send(None)  # the worker's loop ends
+        except OSError:
+            pass
+        slot.proc.join(5)
+    if slot.proc.is_alive():
         slot.proc.kill()
-        slot.proc.join()
+    slot.proc.join()
     slot.conn.close()
 
 
@@ -431,6 +441,8 @@ def build_zinc(n_pairs: int, workers: int = 2, chunk_size: int = 500, progress: 
                             bar.set_postfix(molecules=run["molecules"], timeouts=run["rejected"].get("timeout", 0))
                 except (EOFError, OSError):
                     lost = "worker_lost"
+                if error is not None:
+                    break  # no Java, no openclatura ...: every worker would fail the same way
                 if lost is None and not slot.proc.is_alive():
                     lost = "worker_lost"
                 if lost is None and slot.task is not None and time.monotonic() - slot.since > 3 * timeout_s + 30:

@@ -163,6 +163,11 @@ def load_recipe(path: str | Path | None = None, overrides: list[str] = ()) -> Ru
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"recipe not found: {path}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                              f"{exc.start}); TOML files are UTF-8") from None
+        except OSError as exc:  # a directory, no permission, ...
+            raise ConfigError(f"recipe cannot be read: {path}: {exc.strerror or exc}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: {exc}") from None
         _merge(cfg, data, "", str(path))

@@ -105,8 +105,11 @@ def epoch_batches(lengths: list[int], batch_size: int, seed: int, epoch: int) ->
     return batches
 
 
-def collate(items, pad_id: int):
+def collate(items, pad_id: int, multiple: int = 8):
+    # Widths rounded up to a multiple of 8: oneDNN JIT-compiles a kernel per matmul shape, and
+    # dozens of distinct lengths would keep it compiling instead of training.
     width = max(len(ids) for ids, _ in items)
+    width = -(-width // multiple) * multiple
     ids = torch.full((len(items), width), pad_id, dtype=torch.long)
     labels = torch.full((len(items), width), IGNORE, dtype=torch.long)
     mask = torch.zeros((len(items), width), dtype=torch.long)
@@ -206,11 +209,15 @@ def train(cfg: RunConfig, callbacks: list[Callback] = (), cancel: CancelToken | 
     random.seed(tcfg.seed)
 
     from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
 
     device_pref = tcfg.device
     cpu_only = device_pref == "cpu" or (device_pref == "auto" and not torch.cuda.is_available())
     probe_device = "cpu" if cpu_only else "cuda"
     bf16 = use_bf16(tcfg.bf16, probe_device)
+    # accelerate keeps its settings in a process-wide singleton and refuses a second run (GUI, benchmark)
+    # with another precision; forget them, keeping the process group (PartialState) as it is.
+    AcceleratorState._reset_state(reset_partial_state=False)
     acc = Accelerator(cpu=cpu_only, mixed_precision="bf16" if bf16 else "no")
     device = str(acc.device)
     main = acc.is_main_process
@@ -224,15 +231,20 @@ def train(cfg: RunConfig, callbacks: list[Callback] = (), cancel: CancelToken | 
     out_dir.mkdir(parents=True, exist_ok=True)
 
     # Data: splits, formatting, tokenization.
-    train_pairs, valid_pairs, _test, data_report = build_splits(cfg.data)
-    template = Template(cfg.format.instruction, cfg.format.response_marker)
-    examples = format_pairs(train_pairs, template, cfg.format.inversion, seed=cfg.data.seed)
-    if not examples:
-        raise ValueError("no training examples after filtering: check the data source and filters")
-    vocab = VocabMap.load(resume_path) if resume_path and (resume_path / "vocab_map.json").is_file() else None
-    texts = [e.prompt for e in examples] + [e.response for e in examples] + \
-        [template.prompt(p.source) for p in valid_pairs] + [p.target for p in valid_pairs]
-    model, tokenizer, vocab, base_id = prepare(cfg.model, texts, tcfg.seed, vocab)
+    # Several ranks: the first fills the caches (data splits, converted base weights), then the
+    # others read them; writers racing on the same cache files could leave them corrupt. Global
+    # main first, then each node's local main (for nodes that do not share a disk): every rank
+    # passes exactly two barriers, so the nesting cannot deadlock.
+    with acc.main_process_first(), acc.local_main_process_first():
+        train_pairs, valid_pairs, _test, data_report = build_splits(cfg.data)
+        template = Template(cfg.format.instruction, cfg.format.response_marker)
+        examples = format_pairs(train_pairs, template, cfg.format.inversion, seed=cfg.data.seed)
+        if not examples:
+            raise ValueError("no training examples after filtering: check the data source and filters")
+        vocab = VocabMap.load(resume_path) if resume_path and (resume_path / "vocab_map.json").is_file() else None
+        texts = [e.prompt for e in examples] + [e.response for e in examples] + \
+            [template.prompt(p.source) for p in valid_pairs] + [p.target for p in valid_pairs]
+        model, tokenizer, vocab, base_id = prepare(cfg.model, texts, tcfg.seed, vocab)
     if resume_path:
         _load_weights(model, resume_path)
     gen = Generator(model, tokenizer, vocab, template, device)
@@ -317,8 +329,20 @@ def train(cfg: RunConfig, callbacks: list[Callback] = (), cancel: CancelToken | 
 
     status, last_metrics, error = "completed", {}, None
     t_start = time.perf_counter() - state.elapsed_s
-    pending_logs: list[dict] = []
     loss_sum, loss_n = 0.0, 0
+
+    def log_now() -> None:
+        nonlocal loss_sum, loss_n
+        state.loss = loss_sum / max(1, loss_n)
+        if world > 1:  # the mean over all ranks' batches, not rank 0's alone
+            state.loss = acc.reduce(torch.tensor([state.loss], device=device), reduction="mean").item()
+        loss_sum, loss_n = 0.0, 0
+        row = {"step": state.step, "epoch": state.epoch, "loss": state.loss, "lr": state.lr,
+               "tokens_seen": state.tokens_seen, "examples_seen": state.examples_seen,
+               "elapsed_s": state.elapsed_s}
+        state.history.append((state.step, state.loss))
+        cb.on_log(state, [row])
+
     model.train()
     try:
         while state.step < total_steps:
@@ -349,20 +373,12 @@ def train(cfg: RunConfig, callbacks: list[Callback] = (), cancel: CancelToken | 
                 state.epoch = state.epoch_index + state.batch_in_epoch / max(1, len(batches))
                 state.lr = scheduler.get_last_lr()[0]
                 if state.step % tcfg.log_every == 0 or state.step == total_steps:
-                    state.loss = loss_sum / max(1, loss_n)
-                    if world > 1:  # the mean over all ranks' batches, not rank 0's alone
-                        state.loss = acc.reduce(torch.tensor([state.loss], device=device), reduction="mean").item()
-                    loss_sum, loss_n = 0.0, 0
-                    row = {"step": state.step, "epoch": state.epoch, "loss": state.loss, "lr": state.lr,
-                           "tokens_seen": state.tokens_seen, "examples_seen": state.examples_seen,
-                           "elapsed_s": state.elapsed_s}
-                    state.history.append((state.step, state.loss))
-                    pending_logs.append(row)
-                    cb.on_log(state, pending_logs)
-                    pending_logs = []
+                    log_now()
                 cb.on_step(state)
                 over_budget = bool(tcfg.max_minutes) and state.elapsed_s >= tcfg.max_minutes * 60
                 cancelled, over_budget = agree(cancel.cancelled, over_budget)
+                if (cancelled or over_budget) and loss_n:
+                    log_now()  # the last step's tokens and time reach the DB even off the log_every grid
                 if cancelled:
                     status = "cancelled"
                     break

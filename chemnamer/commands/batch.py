@@ -1,0 +1,121 @@
+"""`chemnamer batch`: name every molecule of a CSV/TSV/.smi/.sdf file into a CSV, resumably.
+
+Streaming: records are read, named (`Namer.name_many` per chunk) and written chunk by chunk, so
+memory does not grow with the file. Bad records become error rows; they never stop the batch.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from chemnamer.commands.naming import add_model_options, make_namer, model_note, model_problem
+
+
+def add(sub) -> None:
+    p = sub.add_parser("batch", help="name every molecule in a CSV/TSV/.smi/.sdf file into a CSV")
+    p.add_argument("input", metavar="IN", help="CSV/TSV with a 'smiles' column (any case), .smi or .sdf")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.csv")
+    add_model_options(p)
+    p.add_argument("--resume", action="store_true", help="continue OUT after its last complete row")
+    p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    p.add_argument("--batch-size", type=int, default=8, help="molecules per generation batch (default 8)")
+    p.add_argument("--no-store", action="store_true", help="do not save the namings to the history")
+    p.set_defaults(func=cmd_batch)
+
+
+def _chunks(records, size):
+    chunk = []
+    for rec in records:
+        chunk.append(rec)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _name_chunk(namer, chunk):
+    """Results by row for the chunk's nameable records. A crash on one molecule only costs that row."""
+    todo = [rec for rec in chunk if rec.error is None]
+    if not todo:
+        return {}
+    try:
+        return dict(zip((r.row for r in todo), namer.name_many([r.text for r in todo])))
+    except Exception:  # noqa: BLE001 - retry one by one to find the culprit
+        results = {}
+        for rec in todo:
+            try:
+                results[rec.row] = namer.name(rec.text)
+            except Exception as exc:  # noqa: BLE001
+                results[rec.row] = f"internal error: {type(exc).__name__}: {exc}"
+        return results
+
+
+def _out_row(rec, result, input_columns):
+    extra = [rec.extra.get(c, "") for c in input_columns]
+    if result is None or isinstance(result, str):
+        return [None] * 6 + [rec.error or result, None, rec.row, *extra]
+    ref = result.reference
+    return [result.smiles, result.name, result.verified, result.score, ref.pubchem, ref.rule_based,
+            result.error, result.chosen_from, rec.row, *extra]
+
+
+def cmd_batch(args) -> int:
+    from tqdm import tqdm
+
+    from chemnamer import batchio
+
+    if args.batch_size < 1:
+        print("error: --batch-size must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        source = batchio.open_input(args.input)
+        header = batchio.output_columns(source.columns)
+        done = 0
+        if args.resume:
+            done = batchio.resume_point(args.output, header)
+        elif Path(args.output).exists() and not args.force:
+            raise batchio.InputError(f"{args.output} exists: --resume to continue it, --force to overwrite it")
+    except (batchio.InputError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    namer, problem = make_namer(args, store=not args.no_store)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    namer.load()  # fail (or note the fallback) before writing anything
+    problem = model_problem(namer, args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    if namer.model_error:
+        print(model_note(namer, args), file=sys.stderr)
+
+    total = source.count()
+    out = batchio.CsvWriter(args.output, header, append=args.resume)
+    bar = tqdm(total=total, initial=done, unit="mol", file=sys.stderr, mininterval=1.0, dynamic_ncols=True)
+    t0, n, failed, verified = time.perf_counter(), 0, 0, 0
+    records = (rec for rec in source if rec.row >= done)
+    try:
+        for chunk in _chunks(records, args.batch_size):
+            results = _name_chunk(namer, chunk)
+            rows = [_out_row(rec, results.get(rec.row), source.columns) for rec in chunk]
+            out.write(rows)
+            out.flush()
+            n += len(rows)
+            failed += sum(1 for r in rows if r[6])
+            verified += sum(1 for r in rows if r[2] is True)
+            bar.update(len(rows))
+    except KeyboardInterrupt:
+        bar.close()
+        out.close()
+        print(f"interrupted after {done + n} rows; continue with --resume", file=sys.stderr)
+        return 130
+    bar.close()
+    out.close()
+    secs = time.perf_counter() - t0
+    skipped = f", {done} already done" if done else ""
+    print(f"{args.output}: {n} rows written in {secs:.1f} s ({verified} verified, {failed} errors{skipped})",
+          file=sys.stderr)
+    return 1 if n and failed == n else 0

@@ -1,0 +1,171 @@
+"""`chemnamer name`: name SMILES or IUPAC names in the terminal (human blocks or JSON lines)."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+CHUNK = 8  # inputs per generation batch: results stream out while the rest are still being named
+
+
+def add(sub) -> None:
+    p = sub.add_parser("name", help="name molecules given as SMILES or IUPAC names")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="SMILES or name; '-' reads one per line from stdin")
+    p.add_argument("--json", action="store_true", help="one JSON object per line per input")
+    add_model_options(p)
+    p.add_argument("--no-store", action="store_true", help="do not save the namings to the history")
+    p.set_defaults(func=cmd_name)
+
+
+def add_model_options(p, beams: int = 4) -> None:
+    """Options shared with `chemnamer batch`."""
+    p.add_argument("--model", help="model id, model directory or hub id (default: the shipped 'default')")
+    # Literal choices (= chemnamer.naming.MODES): importing naming here would load RDKit for --help.
+    p.add_argument("--mode", choices=("model", "best"), default="model",
+                   help="model: language model only; best: fall back to a verified reference name")
+    p.add_argument("--beams", type=int, default=beams, help=f"beam width = candidates per molecule (default {beams})")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument("--threads", type=int,
+                   help="CPU threads for the model (default: torch's choice; 1 is faster on a busy machine)")
+
+
+def quiet_libraries() -> None:
+    """Keep transformers' load progress bars and advisories off the terminal (stderr is for our notes)."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # transformers reads it at import
+    if "transformers" in sys.modules:  # imported already (in-process callers): tell it directly
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+
+
+def make_namer(args, store: bool):
+    """A Namer from the shared options, or (None, message) when the options cannot work at all.
+
+    An explicitly named model that cannot be resolved is an error; the default model missing is
+    only a note (naming goes on with reference names) so a fresh install still does something.
+    """
+    from chemnamer import models
+    from chemnamer.naming import Namer
+
+    quiet_libraries()
+    if args.beams < 1:
+        return None, "--beams must be at least 1"
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    try:
+        models.pick_device(args.device)
+        if args.model:
+            models.resolve(args.model)  # typos fail here, before any naming
+    except models.ModelError as exc:
+        return None, str(exc)
+    return Namer(model_id=args.model, device=args.device, beams=args.beams, mode=args.mode, store=store), None
+
+
+def model_problem(namer, args) -> str | None:
+    """After the first naming: an error message when an explicit model did not load."""
+    if namer.model_error and args.model:
+        return f"model {args.model!r} could not be loaded: {namer.model_error}"
+    return None
+
+
+def model_note(namer, args) -> str:
+    hint = "" if args.mode == "best" else " (add --mode best to choose a verified reference name)"
+    return f"note: model unavailable: {namer.model_error}; using reference names only{hint}"
+
+
+def read_inputs(items: list[str]) -> list[str]:
+    out = []
+    for item in items:
+        if item == "-":
+            out += [line.strip() for line in sys.stdin if line.strip()]
+        else:
+            out.append(item)
+    return out
+
+
+def short(text: str, limit: int = 60) -> str:
+    """One line, bounded: junk names from an untrained model can be long and multi-line."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def cmd_name(args) -> int:
+    inputs = read_inputs(args.inputs)
+    if not inputs:
+        print("error: no input (give SMILES or names, or '-' with one per line on stdin)", file=sys.stderr)
+        return 2
+    namer, problem = make_namer(args, store=not args.no_store)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    marks = Marks(sys.stdout)
+    ok = 0
+    noted = False
+    for start in range(0, len(inputs), CHUNK):
+        results = namer.name_many(inputs[start:start + CHUNK])
+        problem = model_problem(namer, args)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
+        if namer.model_error and not noted:
+            print(model_note(namer, args), file=sys.stderr)
+            noted = True
+        for r in results:
+            if r.error:
+                print(f"error: {short(r.input, 80)!r}: {r.error}", file=sys.stderr)
+            else:
+                ok += 1
+            if args.json:
+                print(json.dumps(r.to_json(), ensure_ascii=False), flush=True)
+            elif not r.error:
+                print(render(r, marks, namer.model_error), flush=True)
+    return 0 if ok else 1
+
+
+class Marks:
+    """✓ ✗ ? where the terminal can print them, ASCII otherwise (Windows code pages, C locale)."""
+
+    def __init__(self, stream):
+        try:
+            "✓✗".encode(getattr(stream, "encoding", None) or "ascii")
+            self.yes, self.no, self.unknown = "✓", "✗", "?"
+        except (UnicodeEncodeError, LookupError):
+            self.yes, self.no, self.unknown = "[ok]", "[x]", "[?]"
+
+    def __call__(self, verified) -> str:
+        return self.yes if verified is True else self.no if verified is False else self.unknown
+
+
+def render(r, mark, model_error: str | None = None) -> str:
+    """A compact block per molecule. The model-unavailable note is said once on stderr, not here."""
+    ref = r.reference
+    lines = [r.input if r.source == "smiles" else f"{r.input}  (name, via OPSIN)"]
+    lines.append(f"  smiles      {r.smiles}  {r.formula or ''}  {r.inchikey or ''}".rstrip())
+    if r.name:
+        conf = f"  confidence {r.confidence:.2f}" if r.confidence is not None else ""
+        lines.append(f"  name        {mark(r.verified)} {short(r.name, 100)}{conf}  (from {r.chosen_from})")
+    else:
+        lines.append("  name        -  (no name)")
+    if ref.pubchem or ref.common_name:
+        common = ref.common_name if (ref.common_name or "").lower() != (ref.pubchem or "").lower() else None
+        extra = ", ".join(x for x in (common, f"CID {ref.cid}" if ref.cid else None) if x)
+        lines.append(f"  pubchem     {mark(ref.pubchem_verified)} {ref.pubchem or '-'}" + (f"  ({extra})" if extra else ""))
+    else:
+        lines.append("  pubchem     -  (not in the reference table)")
+    if ref.rule_based:
+        lines.append(f"  rule-based  {mark(ref.rule_based_verified)} {ref.rule_based}")
+    elif ref.rule_based_error:
+        lines.append(f"  rule-based  -  ({ref.rule_based_error})")
+    for i, c in enumerate(r.candidates):
+        label = "candidates" if i == 0 else ""
+        lines.append(f"  {label:<11} {i + 1}. {mark(c.verified)} {c.score:7.3f}  {short(c.name, 80)}")
+    note = (r.note or "").replace(f"model unavailable ({model_error}); reference names only", "").strip("; ")
+    if note:
+        lines.append(f"  note        {note}")
+    ms = ", ".join(f"{k.replace('_', '-')} {v:.0f}" for k, v in r.ms.items())
+    lines.append(f"  ms          {ms}" + (f"  [{r.model} on {r.device}]" if r.device else f"  [{r.model}]"))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,337 @@
+"""Training data: filters, case restoration, splits, formatting, user files, rule-labelled ZINC."""
+import json
+import random
+
+import pytest
+from rdkit import Chem
+
+from chemnamer.data.case import is_old_style, restore_case
+from chemnamer.data.filters import FilterConfig, rejection
+from chemnamer.data.formatting import Template, format_pairs
+from chemnamer.data.records import Pair
+from chemnamer.data.splits import group_key, split_pairs
+from chemnamer.data.userfile import DataError, FileReport, file_pairs, preview
+
+
+@pytest.fixture(scope="module")
+def opsin():
+    from chemnamer.opsin import get_opsin
+
+    o = get_opsin()
+    if not o.available():
+        pytest.skip(f"OPSIN unavailable here: {o.unavailable_reason}")
+    return o
+
+
+# --- filters (Fauber 2024) -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("smiles, reason", [
+    ("CCOP(=O)(OCC)C1CCCCC1", "elements"),  # diethyl cyclohexylphosphonate: P
+    ("C1CCCCC1", "mw"),  # cyclohexane, 84 Da
+    ("OC(=O)c1cccc2ccccc12", "fsp3"),  # naphthoic acid: flat, Fsp3 0
+    ("CCCCCCCCCC(c1ccccc1)(c1ccccc1)c1ccccc1", "phenyl"),  # Fsp3 0.36, 370 Da, but three phenyls
+    ("CCCCCCCCCC(=O)O", "rings"),  # decanoic acid: acyclic
+    ("CC[NH3+].[Cl-]", "fragments"),  # a salt
+    ("CC(C)Cc1ccc(cc1)C(C)C(=O)O", None),  # ibuprofen passes every filter
+])
+def test_filters(smiles, reason):
+    mol = Chem.MolFromSmiles(smiles)
+    assert rejection(mol, FilterConfig()) == reason
+    assert rejection(mol, FilterConfig.off()) is None
+    assert rejection(None, FilterConfig()) == "unparsable"
+
+
+def test_filter_thresholds_are_configurable():
+    cyclohexane = Chem.MolFromSmiles("C1CCCCC1")
+    assert rejection(cyclohexane, FilterConfig(mw_min=50)) is None
+    assert rejection(cyclohexane, FilterConfig(mw=False)) is None
+
+
+# --- case restoration ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("lower, restored", [
+    ("(2r)-2-aminopropanoic acid", "(2R)-2-aminopropanoic acid"),
+    ("n,n-dimethylformamide", "N,N-dimethylformamide"),
+    ("9-ethyl-9h-purin-6-amine", "9-ethyl-9H-purin-6-amine"),
+    ("(e)-but-2-enedioic acid", "(E)-but-2-enedioic acid"),
+    ("(4ar,8as)-1,2,3,4,4a,5,6,7,8,8a-decahydronaphthalene", "(4aR,8aS)-1,2,3,4,4a,5,6,7,8,8a-decahydronaphthalene"),
+    ("(2s,3r)-3-methylpentan-2-ol", "(2S,3R)-3-methylpentan-2-ol"),
+    ("2-[(1r)-1-hydroxyethyl]-1h-indole", "2-[(1R)-1-hydroxyethyl]-1H-indole"),
+    ("n1,n4-dimethylbenzene-1,4-diamine", "N1,N4-dimethylbenzene-1,4-diamine"),
+    ("s-ethyl ethanethioate", "S-ethyl ethanethioate"),
+    ("(nz)-n-(1-phenylethylidene)hydroxylamine", "(NZ)-N-(1-phenylethylidene)hydroxylamine"),  # oxime N
+    ("(3s,3'r,3'as)-spiro", "(3S,3'R,3'aS)-spiro"),  # primed ring-fusion locant
+    ("n',n''-dimethyl", "N',N''-dimethyl"),
+    ("1,3-dihydro-2h-pyrrol-2-one", "1,3-dihydro-2H-pyrrol-2-one"),
+    # letters that are not locants stay lowercase
+    ("pyrazolo[3,4-d]pyrimidin-4-amine", "pyrazolo[3,4-d]pyrimidin-4-amine"),
+    ("2,8-dinitrodibenzo-p-dioxin", "2,8-dinitrodibenzo-p-dioxin"),
+    ("benzo[h]chromen-2-one", "benzo[h]chromen-2-one"),
+    ("4-methoxy-n-propylbenzamide", "4-methoxy-N-propylbenzamide"),
+    ("oxolane", "oxolane"),
+    ("ethyl (2e)-3-phenylprop-2-enoate", "ethyl (2E)-3-phenylprop-2-enoate"),
+])
+def test_restore_case(lower, restored):
+    assert restore_case(lower) == restored
+    assert restore_case(restored) == restored  # idempotent
+
+
+def test_old_style():
+    assert is_old_style("2-chloranylethanol") and not is_old_style("2-chloroethanol")
+
+
+def test_restored_names_parse_at_least_as_often(opsin):
+    """On PubChem rows whose case changes, OPSIN reads the restored names back to the row's
+    structure at least as often as the lowercase originals."""
+    from chemnamer.data.pubchem import PubChemOptions, pubchem_pairs
+
+    rows = [p for p in pubchem_pairs(PubChemOptions(restore_case=False)) if restore_case(p.target) != p.target]
+    sample = random.Random(0).sample(rows, 300)
+    lower = sum(opsin.name_to_structure(p.target).inchikey == p.inchikey for p in sample)
+    restored = sum(opsin.name_to_structure(restore_case(p.target)).inchikey == p.inchikey for p in sample)
+    print(f"\nOPSIN -> row's InChIKey, of {len(sample)}: lowercase {lower}, restored {restored}")
+    assert restored >= lower
+
+
+# --- splits --------------------------------------------------------------------------------------
+
+def _keyed_pairs():
+    # 40 skeletons x 3 stereoisomers: the first InChIKey block is the skeleton
+    return [Pair(f"S{s}x{v}", f"n{s}x{v}", f"{chr(65 + s % 26)}{s:013d}-{'ABCDEFGH'[v]}BCDEFGHSA-N")
+            for s in range(40) for v in range(3)]
+
+
+def test_split_keeps_skeletons_together():
+    pairs = _keyed_pairs()
+    train, valid, test = split_pairs(pairs, n_valid=10, n_test=20, seed=0)
+    assert len(train) + len(valid) + len(test) == len(pairs)
+    where = {}
+    for name, split in (("train", train), ("valid", valid), ("test", test)):
+        for p in split:
+            assert where.setdefault(p.inchikey.split("-")[0], name) == name
+    assert len(test) >= 20 and len(valid) >= 10 and len(test) % 3 == 0
+
+
+def test_split_is_deterministic():
+    pairs = _keyed_pairs()
+    a = split_pairs(pairs, 10, 20, seed=3)
+    shuffled = pairs[:]
+    random.Random(1).shuffle(shuffled)
+    assert split_pairs(pairs, 10, 20, seed=3) == a
+    # which split a molecule lands in does not depend on the input order either
+    members = [sorted(p.source for p in split) for split in split_pairs(shuffled, 10, 20, seed=3)]
+    assert members == [sorted(p.source for p in split) for split in a]
+    assert split_pairs(pairs, 10, 20, seed=4) != a
+
+
+def test_scaffold_split_keeps_scaffolds_together():
+    smiles = ["Cc1ccccc1", "CCc1ccccc1", "Oc1ccccc1", "Nc1ccccc1",  # benzene
+              "CC1CCCCC1", "OC1CCCCC1", "NC1CCCCC1",  # cyclohexane
+              "Cc1ccncc1", "Oc1ccncc1", "CCc1ccncc1",  # pyridine
+              "Cc1ccc2ccccc2c1", "Oc1ccc2ccccc2c1",  # naphthalene
+              "CC1CCOC1", "OC1CCOC1", "CCC1CCOC1"]  # oxolane
+    pairs = [Pair(s, f"m{i}", Chem.MolToInchiKey(Chem.MolFromSmiles(s))) for i, s in enumerate(smiles)]
+    train, valid, test = split_pairs(pairs, n_valid=3, n_test=3, seed=0, how="scaffold")
+    where = {}
+    for name, split in (("train", train), ("valid", valid), ("test", test)):
+        for p in split:
+            assert where.setdefault(group_key(p, "scaffold"), name) == name
+    assert len(where) == 5
+    assert group_key(pairs[0], "scaffold") == group_key(pairs[3], "scaffold") != group_key(pairs[4], "scaffold")
+
+
+# --- formatting ----------------------------------------------------------------------------------
+
+def test_inversion():
+    pairs = [Pair(f"C{i}", f"name{i}") for i in range(100)]
+    t = Template("SMILES: {source}", "\nIUPAC: ")
+    assert all(e.inverted and e.response == f"C{i}" and "name" in e.prompt
+               for i, e in enumerate(format_pairs(pairs, t, 1.0)))
+    assert not any(e.inverted for e in format_pairs(pairs, t, 0.0))
+    quarter = format_pairs(pairs, t, 0.25, seed=1)
+    assert sum(e.inverted for e in quarter) == 25
+    assert quarter == format_pairs(pairs, t, 0.25, seed=1)
+    assert format_pairs(pairs, t)[0].prompt == "SMILES: C0\nIUPAC: "
+    with pytest.raises(ValueError):
+        format_pairs(pairs, t, 1.5)
+
+
+def test_template_needs_source():
+    with pytest.raises(ValueError, match="source"):
+        Template("Name this molecule:")
+
+
+# --- user files ----------------------------------------------------------------------------------
+
+CSV = ('SMILES,Name,formula\n'
+       'CCO,ethanol,C2H6O\n'
+       'c1ccccc1,benzene,C6H6\n'
+       'C1CC,bad ring,X\n'  # unclosed ring: RDKit rejects it
+       'CC(=O)O,,C2H4O2\n'  # empty target
+       '"CCN","ethan\namine",C2H7N\n'  # a quoted field across two lines
+       'CCC,propane\n'  # too few fields
+       '\n'
+       'CCCC,butane,C4H10,\n')  # trailing delimiter: tolerated
+
+
+def _lines(report):
+    return [m.split(":")[1] for m in report.messages]
+
+
+def test_csv(tmp_path):
+    path = tmp_path / "mols.csv"
+    path.write_text(CSV)
+    report = FileReport()
+    pairs = list(file_pairs(path, "smiles", "name", report=report))  # column names: any case
+    assert [(p.source, p.target) for p in pairs] == [("CCO", "ethanol"), ("c1ccccc1", "benzene"),
+                                                    ("CCN", "ethan\namine"), ("CCCC", "butane")]
+    assert pairs[0].inchikey == "LFQSCWFLJHTTHZ-UHFFFAOYSA-N" and pairs[0].origin == "file:mols.csv:2"
+    assert (report.rows, report.kept) == (7, 4)
+    assert report.bad_rows == {"invalid SMILES": 1, "empty target": 1, "malformed": 1}
+    assert _lines(report) == ["4", "5", "8"]
+    assert "mols.csv:4: 'C1CC'" in report.messages[0] and "empty 'Name'" in report.messages[1]
+    # any two columns, either direction; no SMILES check when the source is not one
+    formula = list(file_pairs(path, "SMILES", "formula"))
+    assert formula[0].target == "C2H6O"
+    to_smiles = list(file_pairs(path, "Name", "SMILES", smiles_source=False))
+    assert ("bad ring", "C1CC") in [(p.source, p.target) for p in to_smiles] and to_smiles[0].inchikey == ""
+
+
+def test_tsv_and_semicolons(tmp_path):
+    tsv = tmp_path / "a.tsv"
+    tsv.write_text("smiles\tname\nCCO\tethanol\nCCN\tethanamine\n")
+    assert [p.target for p in file_pairs(tsv, "smiles", "name")] == ["ethanol", "ethanamine"]
+    semi = tmp_path / "b.csv"
+    semi.write_text("smiles;name\nCCO;ethanol\n")  # European CSV: sniffed from the header
+    assert [p.target for p in file_pairs(semi, "smiles", "name")] == ["ethanol"]
+
+
+def test_jsonl(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"smiles": "CCO", "name": "ethanol", "n": 1}\n{"smiles": "CCN"}\nnot json\n[1, 2]\n'
+                    '\n{"smiles": "CO", "name": "methanol"}\n')
+    report = FileReport()
+    pairs = list(file_pairs(path, "smiles", "name", report=report))
+    assert [p.target for p in pairs] == ["ethanol", "methanol"] and pairs[1].origin == "file:a.jsonl:6"
+    assert report.bad_rows == {"missing value": 1, "malformed": 2} and _lines(report) == ["2", "3", "4"]
+    assert preview(path) == (["smiles", "name", "n"], [["CCO", "ethanol", "1"], ["CCN", "", ""],
+                                                       ["CO", "methanol", ""]])
+
+
+def test_sdf(tmp_path):
+    path = tmp_path / "a.sdf"
+    writer = Chem.SDWriter(str(path))
+    for smiles, name in [("OCC", "ethanol"), ("c1ccccc1", "benzene"), ("CCN", "")]:
+        mol = Chem.MolFromSmiles(smiles)
+        mol.SetProp("NAME", name)
+        mol.SetProp("ID", f"id-{name}")
+        writer.write(mol)
+    writer.close()
+    report = FileReport()
+    pairs = list(file_pairs(path, "smiles", "NAME", report=report))  # 'smiles' from the molblock
+    assert [(p.source, p.target) for p in pairs] == [("CCO", "ethanol"), ("c1ccccc1", "benzene")]
+    assert report.bad_rows == {"empty target": 1} and report.messages[0].startswith("a.sdf:")
+    assert [p.target for p in file_pairs(path, "NAME", "ID", smiles_source=False)] == ["id-ethanol", "id-benzene"]
+    columns, rows = preview(path)
+    assert columns == ["NAME", "ID", "smiles"] and rows[0] == ["ethanol", "id-ethanol", "CCO"]
+
+
+def test_non_utf8(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("smiles,name\nCCO,éthanol\nCCN,ethanamine\n".encode("latin-1"))
+    report = FileReport()
+    pairs = list(file_pairs(path, "smiles", "name", report=report))
+    assert [p.target for p in pairs] == ["ethanamine"]
+    assert report.bad_rows == {"encoding": 1}
+    assert report.messages == ["latin1.csv:2: not UTF-8 text (byte 0xe9 at column 5); save the file as UTF-8"]
+    utf16 = tmp_path / "excel.txt"  # Excel's "Unicode text": UTF-16 with BOM, tab-separated
+    utf16.write_bytes("smiles\tname\nCCO\téthanol\n".encode("utf-16"))
+    assert [p.target for p in file_pairs(utf16, "smiles", "name")] == ["éthanol"]
+
+
+def test_unusable_files(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text("smiles,name\nCCO,ethanol\n")
+    with pytest.raises(DataError, match=r"a\.csv: no column 'iupac' \(columns: 'smiles', 'name'\)"):
+        list(file_pairs(path, "smiles", "iupac"))
+    with pytest.raises(DataError, match="not found"):
+        list(file_pairs(tmp_path / "missing.csv", "smiles", "name"))
+    with pytest.raises(DataError, match="unknown file type"):
+        list(file_pairs(tmp_path / "a.xlsx", "smiles", "name"))
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(DataError, match="empty file"):
+        preview(tmp_path / "empty.csv")
+
+
+def test_many_bad_rows_keep_twenty_messages(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text("smiles,name\n" + "".join(f"X{i}(,n{i}\n" for i in range(50)) + "CCO,ethanol\n")
+    report = FileReport()
+    assert len(list(file_pairs(path, "smiles", "name", report=report))) == 1
+    assert report.bad_rows == {"invalid SMILES": 50} and len(report.messages) == 20
+
+
+# --- rule-labelled ZINC --------------------------------------------------------------------------
+
+def test_label_smiles_timeout():
+    pytest.importorskip("openclatura")
+    from chemnamer.data.zinc import label_smiles
+
+    lab = label_smiles("CC(C)Cc1ccc(cc1)C(C)C(=O)O", timeout_s=1e-4)
+    assert lab.reason == "timeout" and lab.name is None
+    assert label_smiles("C1CC").reason == "invalid_smiles"
+
+
+def test_zinc_build_resumes(tmp_path, monkeypatch, opsin):
+    pytest.importorskip("openclatura")
+    from chemnamer.data import zinc
+
+    try:
+        zinc.moses_files()
+    except zinc.ZincError as exc:
+        pytest.skip(str(exc))
+    monkeypatch.setenv("CHEMNAMER_CACHE", str(tmp_path))
+    first = zinc.build_zinc(5, workers=1, chunk_size=10, progress=False)
+    assert "error" not in first, first
+    assert first["chunks"]["built"] == 1 and first["run"]["molecules"] == 10
+    assert first["pairs"] + sum(first["rejected"].values()) == 10
+    chunk0 = tmp_path / "zinc" / "chunk-000000.jsonl"
+    stamp = chunk0.stat().st_mtime_ns
+
+    second = zinc.build_zinc(first["pairs"] + 5, workers=1, chunk_size=10, progress=False)
+    assert second["chunks"]["cached"] == 1 and second["chunks"]["built"] >= 1
+    assert chunk0.stat().st_mtime_ns == stamp  # not redone
+    assert second["pairs"] >= first["pairs"] + 5 and second["molecules"] == 10 * second["chunks"]["available"]
+
+    again = zinc.build_zinc(second["pairs"], workers=1, chunk_size=10, progress=False)
+    assert again["chunks"]["built"] == 0 and again["run"]["molecules"] == 0  # nothing to do, no worker
+    assert "error" in zinc.build_zinc(5, chunk_size=20, progress=False)  # other settings: refused
+
+    pairs = list(zinc.cached_zinc_pairs())
+    assert len(pairs) == second["pairs"]
+    rows = [int(p.origin.removeprefix("zinc:")) for p in pairs]
+    assert rows == sorted(rows) and rows[-1] < 10 * second["chunks"]["available"]  # csv order
+    for p in pairs:
+        assert p.inchikey == Chem.MolToInchiKey(Chem.MolFromSmiles(p.source))
+        check = opsin.verify(p.target, p.inchikey)
+        assert check.verified, (p, check)
+    assert list(zinc.cached_zinc_pairs(limit=3)) == pairs[:3]
+    with pytest.raises(zinc.ZincError, match="data build --source zinc"):
+        list(zinc.cached_zinc_pairs(limit=len(pairs) + 1))
+
+
+def test_cli_data_build(tmp_path, monkeypatch, capsys):
+    from chemnamer.cli import main
+
+    monkeypatch.setenv("CHEMNAMER_CACHE", str(tmp_path))
+    assert main(["data", "build"]) == 2
+    recipe = tmp_path / "r.toml"
+    data = tmp_path / "pairs.csv"
+    data.write_text("smiles,name\n" + "".join(f"{'C' * i}O,alkanol {i}\n" for i in range(1, 30)))
+    recipe.write_text(f'[data]\nsource = "file"\npath = "{data}"\nn_valid = 2\nn_test = 3\n'
+                      f'[data.filters]\nrings = false\nfsp3 = false\nmw_min = 0.0\n')
+    capsys.readouterr()
+    assert main(["data", "build", "--recipe", str(recipe)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["sizes"]["test"] == 3 and report["sources"]["file"]["kept"] == 29
+    assert sum(report["sizes"].values()) == report["filters"]["kept"]

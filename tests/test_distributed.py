@@ -1,0 +1,56 @@
+"""Two-process data-parallel training on CPU (gloo), launched the way a multi-GPU run is: torchrun.
+
+Batch size 18 makes 15 batches per epoch, an odd count: each rank must still take the same number of
+steps (7), or one rank would wait forever in the gradient all-reduce.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SMOKE = REPO / "training" / "recipes" / "smoke.toml"
+
+
+def torchrun() -> list[str]:
+    exe = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or shutil.which("torchrun")
+    if exe is None:
+        pytest.skip("torchrun not installed")
+    return [exe]
+
+
+def test_two_process_data_parallel_run(home, tmp_path):
+    from chemnamer import models
+    from chemnamer.generate import Generator
+    from chemnamer.store import runs
+
+    out = tmp_path / "run"
+    env = {**os.environ, "CHEMNAMER_HOME": str(home), "OMP_NUM_THREADS": "1"}
+    cmd = [*torchrun(), "--standalone", "--nproc_per_node", "2", "-m", "chemnamer", "train",
+           "--recipe", str(SMOKE), "--output", str(out), "--set", "train.batch_size=18",
+           "--set", "train.eval_limit=2", "--set", "train.log_every=1"]
+    done = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    # Only rank 0 logs to the DB, saves checkpoints and registers the model: exactly one run.
+    (run,) = runs.list_runs()
+    assert run["status"] == "completed" and run["model_id"] == f"run-{run['id']}"
+    info = run["config"]["_info"]
+    assert info["world"] == 2 and info["steps_per_epoch"] == 7  # 15 batches: 7 per rank, the odd one dropped
+    steps = runs.run_steps(run["id"])
+    assert [s["step"] for s in steps] == list(range(1, 15))
+    assert steps[-1]["examples_seen"] > 14 * 18  # both ranks' batches count
+    assert steps[-1]["loss"] < steps[0]["loss"]
+    assert [c["kind"] for c in runs.run_checkpoints(run["id"])][-1] == "final"
+    results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert [r["model_id"] for r in results if r["model_id"]] == [run["model_id"]]
+
+    loaded = models.load(run["model_id"], device="cpu")
+    cands = Generator.from_loaded(loaded).generate(["CCO"], beams=2, max_new_tokens=8)
+    assert len(cands) == 1
