@@ -120,6 +120,9 @@ names_like = st.one_of(st.sampled_from(NAME_SEEDS), mutated(NAME_SEEDS, NAME_TOK
 user_inputs = st.one_of(smiles_like, names_like, any_text, big_inputs)
 
 
+MAX_MESSAGE_CHARS = 800  # an error is a sentence for a status bar or a CSV cell, not the input echoed
+
+
 class Expected(Exception):
     """Raised by a check when an outcome breaks the property (hypothesis then shrinks it)."""
 
@@ -127,7 +130,7 @@ class Expected(Exception):
 def _message(text, what: str) -> None:
     if not isinstance(text, str) or not text.strip():
         raise Expected(f"{what}: empty or non-text message {text!r}")
-    if len(text) > 2000:
+    if len(text) > MAX_MESSAGE_CHARS:
         raise Expected(f"{what}: message of {len(text)} characters (should be a sentence, not the input)")
 
 
@@ -551,7 +554,9 @@ override_values = st.one_of(
     st.sampled_from(["0", "1", "-1", "0.5", "1e999", "-1e999", "nan", "inf", "true", "False", "[]", "['a']", "[1, 2]",
                      "{'a': 1}", "'x'", "()", "None", "2**70", "99999999999999999999999", "1_000", "", " ", "=",
                      "lora", "cosine", "{source}", "[\"large\"]", "0x10", "1j", "b'x'", "...", "{1, 2}"]),
-    printable, any_text, toml_scalars.map(str))
+    printable, any_text, toml_scalars.map(str), big_inputs,
+    st.builds(lambda a, n, b: a * n + "1" + b * n, st.sampled_from(["-", "(", "[", "~", "not "]), st.integers(1, 3000),
+              st.sampled_from(["", ")", "]"])))
 
 
 @st.composite
@@ -594,7 +599,7 @@ def usable_problems(cfg) -> list[str]:
         ("train.eval_beams", t.eval_beams >= 0), ("train.patience", t.patience >= 0),
         ("train.threads", t.threads >= 0), ("train.max_minutes", t.max_minutes >= 0),
         ("train.weight_decay", t.weight_decay >= 0), ("train.epochs", t.epochs >= 0),
-        ("train.seed", 0 <= t.seed < 2 ** 32), ("data.seed", 0 <= d.seed < 2 ** 32),
+        ("train.seed", 0 <= t.seed < 2 ** 63), ("data.seed", 0 <= d.seed < 2 ** 63),
         ("data.n_valid", d.n_valid >= 0), ("data.n_test", d.n_test >= 0), ("data.limit_train", d.limit_train >= 0),
         ("data.zinc_pairs", d.zinc_pairs >= 0), ("model.lora_alpha", m.lora_alpha > 0),
         ("model.lora_dropout", 0 <= m.lora_dropout < 1),

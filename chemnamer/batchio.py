@@ -208,7 +208,7 @@ class SdfSource(Source):
                     except Exception as exc:  # noqa: BLE001 - RDKit raises assorted types on junk
                         mol, log = None, [f"{type(exc).__name__}: {exc}"]
                 if mol is None:
-                    why = " ".join(" ".join(log[:2]).split()) if log else "RDKit could not read it"
+                    why = " ".join(log[0].split()).removeprefix("ERROR: ") if log else "RDKit could not read it"
                     yield Record(row, None, {}, f"broken SD record: {why}")
                 else:
                     yield self._record(row, mol, Chem)

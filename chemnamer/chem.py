@@ -54,7 +54,10 @@ def _rdkit_log():
         if _HAS_CAPTURE:
             with rdBase.CaptureErrorLog() as capture:
                 yield lines
-            lines.extend(_clean_log(capture.messages))
+            try:
+                lines.extend(_clean_log(capture.messages))
+            except UnicodeDecodeError:  # RDKit cut a long input's echo mid-character
+                pass
         else:
             yield lines
     finally:
@@ -128,6 +131,10 @@ def _mol_from_smiles(smiles: str) -> Any | ChemError:
     if any(ch.isspace() for ch in smiles):
         # RDKit would silently read "CCO ethanol" as CCO named "ethanol".
         return ChemError("invalid SMILES: contains whitespace")
+    if not smiles.isascii():
+        # SMILES is ASCII; RDKit's error log would also cut the text mid-character (undecodable).
+        i = next(i for i, ch in enumerate(smiles) if not ch.isascii())
+        return ChemError(f"invalid SMILES: character {smiles[i]!r} at position {i + 1} is not allowed in SMILES")
     with _rdkit_log() as log:
         mol = Chem.MolFromSmiles(smiles)  # sanitize + stereo perception in one go
     if mol is None:

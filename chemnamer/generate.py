@@ -32,6 +32,8 @@ class Generator:
         self.eos_id = vocab.small_id(eos) if vocab else eos
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
         self.pad_id = vocab.small_id(pad) if vocab and pad in vocab.to_small else self.eos_id
+        self.use_fast: bool | None = None  # None = when supported; False = always HF generate
+        self._fast_impl = None
 
     @classmethod
     def from_loaded(cls, loaded) -> "Generator":
@@ -59,6 +61,37 @@ class Generator:
             mask[i, width - len(e):] = 1
         return ids.to(self.device), mask.to(self.device), width
 
+    def _fast(self):
+        """The lean decoder (chemnamer.fastllama) when the model is a plain Llama, else None."""
+        if self.use_fast is False:
+            return None
+        if self._fast_impl is None:
+            from chemnamer import fastllama
+
+            if not fastllama.supported(self.model):
+                self.use_fast = False
+                return None
+            self._fast_impl = fastllama.FastLlama(self.model)
+        return self._fast_impl
+
+    def _generate_fast(self, fast, ids, mask, max_new, beams, num_return, n) -> list[list[Candidate]]:
+        results: list[list[Candidate]] = []
+        if beams == 1:
+            toks, scores = fast.greedy(ids, mask, max_new, self.eos_id)
+            for row, score in zip(toks.tolist(), scores.tolist()):
+                name = self.decode(row[:row.index(self.eos_id)] if self.eos_id in row else row)
+                results.append([Candidate(name, float(score))] if name else [])
+            return results
+        for hyps in fast.beam(ids, mask, max_new, self.eos_id, beams):
+            cands, seen = [], set()
+            for toks, score in hyps:
+                name = self.decode(toks)
+                if name and name not in seen:
+                    seen.add(name)
+                    cands.append(Candidate(name, float(score)))
+            results.append(cands[:num_return])
+        return results
+
     @torch.inference_mode()
     def generate(self, sources: list[str], beams: int = 1, num_return: int | None = None,
                  max_new_tokens: int | None = None) -> list[list[Candidate]]:
@@ -70,6 +103,9 @@ class Generator:
         # A name takes about 1-2 tokens per SMILES token; 3x plus slack bounds a model that rambles.
         src_tokens = max(len(self.encode(s)) for s in sources)
         max_new = max_new_tokens or min(MAX_NEW_TOKENS, 24 + 3 * src_tokens)
+        fast = self._fast()
+        if fast is not None:
+            return self._generate_fast(fast, ids, mask, max_new, beams, num_return, len(sources))
         out = self.model.generate(
             input_ids=ids, attention_mask=mask, max_new_tokens=max_new, do_sample=False,
             num_beams=beams, num_return_sequences=num_return, early_stopping=True if beams > 1 else False,

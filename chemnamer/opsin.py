@@ -89,6 +89,21 @@ def _recase(name: str) -> str:
     return _LOWER_LOCANT.sub(lambda m: m.group(1).upper(), name)
 
 
+MAX_MESSAGE_CHARS = 300
+
+
+def _shorten(message: str, name: str) -> str:
+    """OPSIN's messages quote the name, some twice: a 900-character name must not make a
+    2000-character error (it ends up in a CSV cell, a status bar, a history row)."""
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return message
+    if len(name) > 60:
+        message = message.replace(name, name[:40] + "…" + name[-12:])
+    if len(message) > MAX_MESSAGE_CHARS:
+        message = message[: MAX_MESSAGE_CHARS - 1] + "…"
+    return message
+
+
 class Opsin:
     """OPSIN over JPype. Thread-safe; cheap to construct (the JVM starts on first use)."""
 
@@ -180,7 +195,7 @@ class Opsin:
         if not ok or not smiles:
             # OPSIN says it twice: "... uninterpretable: acd The following was not parseable: acd"
             message = message.split(" The following was not parseable")[0].strip()
-            return Parsed(None, None, message or "OPSIN could not parse the name")
+            return Parsed(None, None, _shorten(message, name) or "OPSIN could not parse the name")
         key = inchikey_of_smiles(smiles)
         if key is None:
             return Parsed(smiles, None, "no InChIKey for OPSIN's structure")

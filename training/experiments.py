@@ -267,7 +267,7 @@ def run_point(grid: Grid, point: Point, callbacks=(), cancel: CancelToken | None
     pairs = test_pairs(cfg, grid.test_limit)
     if action in ("resume", "new"):
         log(f"[{point.label}] {'resuming from ' + str(out_dir) if action == 'resume' else 'training'} "
-            f"({' '.join(point.set) or 'base'})")
+            f"({' '.join(point.set) or 'no overrides'})")
         cbs = list(callbacks)
         if grid.test_each_epoch:
             if run is not None:

@@ -171,7 +171,7 @@ def plot(grid: str, rows: list[Row], path: Path, width: int = 1100, height: int 
     import pyqtgraph as pg
     from pyqtgraph.exporters import ImageExporter
 
-    _qt_app()
+    app = _qt_app()
     pg.setConfigOptions(background="w", foreground="k", antialias=True)
     rows = grid_rows(rows)
     x_label = next((r.x_label for r in rows if r.x_label), "x")
@@ -215,6 +215,8 @@ def plot(grid: str, rows: list[Row], path: Path, width: int = 1100, height: int 
         elif x_log:  # ticks at the measured points, labelled in plain numbers (1k, 3k, ...)
             xs = sorted({r.x for r in rows})
             axis.setTicks([[(math.log10(x), _count(x)) for x in xs]])
+    win.show()  # offscreen: lays the panels out at the window's size before the export
+    app.processEvents()
     exporter = ImageExporter(win.scene())
     exporter.parameters()["width"] = width
     path.parent.mkdir(parents=True, exist_ok=True)

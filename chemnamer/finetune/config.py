@@ -6,6 +6,7 @@ must never silently fall back to a default.
 from __future__ import annotations
 
 import ast
+import math
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
@@ -113,10 +114,44 @@ class RunConfig:
             (str(self.train.bf16).lower() in ("auto", "true", "false"), "train.bf16", "auto, true or false"),
             (self.train.max_length >= 16, "train.max_length", ">= 16"),
             (self.train.checkpoint_every >= 1, "train.checkpoint_every", ">= 1"),
+            # Found by fuzzing (benchmarks/fuzz.py): values that passed here and then crashed or
+            # misled the trainer (a modulo by zero, a negative slice, an overflowing seed).
+            (self.train.log_every >= 1, "train.log_every", ">= 1"),
+            *((getattr(self.train, k) >= 0, f"train.{k}", ">= 0") for k in (
+                "max_steps", "max_minutes", "warmup_steps", "weight_decay", "keep_checkpoints", "eval_limit",
+                "eval_beams", "eval_every", "patience", "threads")),
+            *((getattr(self.data, k) >= 0, f"data.{k}", ">= 0") for k in ("n_valid", "n_test", "limit_train",
+                                                                            "zinc_pairs")),
+            (0 <= self.train.seed < 2 ** 63, "train.seed", "in [0, 2^63)"),
+            (0 <= self.data.seed < 2 ** 63, "data.seed", "in [0, 2^63)"),
+            (self.model.lora_alpha > 0, "model.lora_alpha", "> 0"),
+            (0 <= self.model.lora_dropout < 1, "model.lora_dropout", "in [0, 1)"),
+            (self.data.source != "pubchem" or (bool(self.data.pubchem_tables) and all(
+                t in ("large", "small", "user") for t in self.data.pubchem_tables)),
+             "data.pubchem_tables", "a non-empty list of large, small, user"),
         ]
         for ok, key, want in checks:
             if not ok:
                 raise ConfigError(f"{key}: invalid value ({want})")
+        _check_types(self)
+
+
+def _check_types(obj, prefix: str = "") -> None:
+    """Numbers finite, lists of strings: what TOML (inf, nan, [1, 2]) or --set can sneak past _coerce."""
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        key = prefix + f.name
+        if is_dataclass(value):
+            _check_types(value, key + ".")
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{key}: invalid value (a finite number, not {value})")
+        elif isinstance(value, list) and not all(isinstance(x, str) for x in value):
+            raise ConfigError(f"{key}: invalid value (a list of strings, not {_shown(value)})")
+
+
+def _shown(value, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _coerce(value, current, key: str):
@@ -124,19 +159,21 @@ def _coerce(value, current, key: str):
     if isinstance(value, str) and not isinstance(current, str):
         try:
             value = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):  # deep nesting: the last two
             if value.lower() in ("true", "false"):
                 value = value.lower() == "true"
     if isinstance(current, bool):
         if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true/false, got {value!r}")
+            raise ConfigError(f"{key}: expected true/false, got {_shown(value)}")
         return value
+    if isinstance(value, bool) and isinstance(current, (int, float)):  # bool is an int to Python
+        raise ConfigError(f"{key}: expected {type(current).__name__}, got {_shown(value)}")
     if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if isinstance(current, (int, float, str, list)) and not isinstance(value, type(current)):
         if isinstance(current, str):
             return str(value)
-        raise ConfigError(f"{key}: expected {type(current).__name__}, got {value!r}")
+        raise ConfigError(f"{key}: expected {type(current).__name__}, got {_shown(value)}")
     return value
 
 
@@ -145,11 +182,11 @@ def _merge(obj, values: dict, prefix: str, origin: str) -> None:
     for key, value in values.items():
         full = f"{prefix}{key}"
         if key not in names:
-            raise ConfigError(f"{origin}: unknown key '{full}' (known: {', '.join(sorted(names))})")
+            raise ConfigError(f"{origin}: unknown key {_shown(full)} (known: {', '.join(sorted(names))})")
         current = getattr(obj, key)
         if is_dataclass(current):
             if not isinstance(value, dict):
-                raise ConfigError(f"{origin}: '{full}' must be a table")
+                raise ConfigError(f"{origin}: {_shown(full)} must be a table")
             _merge(current, value, full + ".", origin)
         else:
             setattr(obj, key, _coerce(value, current, f"{origin}: {full}"))
@@ -173,7 +210,7 @@ def load_recipe(path: str | Path | None = None, overrides: list[str] = ()) -> Ru
         _merge(cfg, data, "", str(path))
     for item in overrides:
         if "=" not in item:
-            raise ConfigError(f"--set {item!r}: expected section.key=value")
+            raise ConfigError(f"--set {_shown(item)}: expected section.key=value")
         key, value = item.split("=", 1)
         *parents, leaf = key.strip().split(".")
         nested: dict = {leaf: value}

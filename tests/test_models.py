@@ -1,0 +1,100 @@
+"""Model ids, loading (base from the cached conversion, local dirs, hub offline) and device choice."""
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+
+from chemnamer import models, paths
+from chemnamer.models import ModelError
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    from chemnamer.finetune.modelprep import base_tokenizer, tiny_model
+
+    out = tmp_path_factory.mktemp("tiny")
+    tok = base_tokenizer()
+    tiny_model(tok).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+def test_list_and_resolve(tiny_dir, tmp_path):
+    ids = [s.id for s in models.list_models()]
+    assert ids[:2] == ["smollm2-135m", "default"]
+    assert models.resolve("smollm2-135m").kind == "base"
+    assert models.resolve(None).id == models.resolve("default").id == "default"
+    local = models.resolve(str(tiny_dir))
+    assert (local.kind, local.path) == ("local", str(tiny_dir))
+    assert models.resolve("HuggingFaceTB/SmolLM2-135M").kind == "hub"
+    with pytest.raises(ModelError, match=r"unknown model 'nope' \(known: smollm2-135m, default"):
+        models.resolve("nope")
+    with pytest.raises(ModelError, match="does not exist"):
+        models.resolve(str(tmp_path / "gone"))
+    with pytest.raises(ModelError, match="is not a model directory"):
+        models.resolve(str(tmp_path))
+
+
+def test_base_model_loads_from_cached_safetensors():
+    t0 = time.perf_counter()
+    loaded = models.load("smollm2-135m", device="cpu")
+    cold = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    models.load("smollm2-135m", device="cpu")
+    warm = time.perf_counter() - t0
+    print(f"\nbase model load: first {cold:.1f} s, again {warm:.1f} s")
+    assert (models.paths.cache_dir() / "smollm2-135m-instruct" / "model.safetensors").is_file()
+    assert loaded.spec.id == "smollm2-135m" and loaded.device == "cpu" and loaded.vocab is None
+    assert loaded.model.config.num_hidden_layers == 30
+    assert sum(p.numel() for p in loaded.model.parameters()) == pytest.approx(134.5e6, rel=0.01)
+    assert loaded.tokenizer.decode(loaded.tokenizer.encode("benzene")) == "benzene"
+
+
+def test_local_dir_loads_and_generates(tiny_dir):
+    from chemnamer.generate import Generator
+
+    loaded = models.load(str(tiny_dir), device="cpu")
+    assert loaded.spec.kind == "local" and loaded.model.config.num_hidden_layers == 2
+    cands = Generator.from_loaded(loaded).generate(["CCO", "c1ccccc1"], beams=2, max_new_tokens=8)
+    assert len(cands) == 2 and all(len(c) <= 2 for c in cands)
+
+
+def test_missing_or_damaged_dirs_are_model_errors(tmp_path, home):
+    from chemnamer.store import registry
+
+    with pytest.raises(ModelError, match="does not exist"):
+        models.load(str(tmp_path / "gone"))
+    registry.register_model("run-1-final", tmp_path / "deleted", "smollm2-135m")
+    with pytest.raises(ModelError, match=r"model 'run-1-final': .*deleted is missing or damaged"):
+        models.load("run-1-final")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "config.json").write_text("{not json")
+    with pytest.raises(ModelError, match="could not be loaded"):
+        models.load(str(tmp_path / "broken"))
+
+
+@pytest.mark.skipif(paths.default_model_dir().exists(), reason="the default model is shipped now")
+def test_default_model_not_shipped_yet():
+    with pytest.raises(ModelError, match="the shipped model 'default' is not installed"):
+        models.load("default")
+
+
+def test_hub_id_offline_fails_fast():
+    t0 = time.perf_counter()
+    with pytest.raises(ModelError, match=r"hub model 'someone/not-cached' could not be loaded \(offline"):
+        models.load("someone/not-cached", device="cpu")
+    assert time.perf_counter() - t0 < 15
+
+
+def test_pick_device():
+    assert models.pick_device("cpu") == "cpu"
+    auto = models.pick_device(None)
+    assert auto == models.pick_device("auto")
+    if torch.cuda.is_available():
+        assert auto == "cuda" and models.pick_device("cuda") == "cuda"
+    else:
+        assert auto in ("cpu", "mps")
+        with pytest.raises(ModelError, match="CUDA is not available"):
+            models.pick_device("cuda")

@@ -1,0 +1,136 @@
+"""Namer on the tiny random model: real RDKit, OPSIN, reference table, rule-based worker and SQLite.
+
+The tiny model's names are junk, which is what these tests want: nothing it says may verify.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from chemnamer import paths
+from chemnamer.naming import Namer
+from chemnamer.opsin import JAVA_MISSING
+from chemnamer.store import history
+
+ASPIRIN, ASPIRIN_KEY = "CC(=O)Oc1ccccc1C(=O)O", "BSYNRYMUTXBXSQ-UHFFFAOYSA-N"
+CONTRACT = {"input", "smiles", "inchikey", "name", "verified", "score", "candidates", "reference", "model", "ms"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    # The machine is shared with a training run: more threads than free cores is ~10x slower, not faster.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    from chemnamer.finetune.modelprep import base_tokenizer, tiny_model
+
+    out = tmp_path_factory.mktemp("tiny")
+    tok = base_tokenizer()
+    tiny_model(tok).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def namer(tiny_dir):
+    return Namer(str(tiny_dir), beams=3)
+
+
+def test_result_fields_candidates_and_history(namer, tiny_dir, home):
+    r = namer.name(ASPIRIN)
+    assert r.error is None
+    assert (r.source, r.smiles, r.inchikey, r.formula) == ("smiles", ASPIRIN, ASPIRIN_KEY, "C9H8O4")
+    assert 1 <= len(r.candidates) <= 3
+    scores = [c.score for c in r.candidates]
+    assert scores == sorted(scores, reverse=True) and all(s <= 0 for s in scores)
+    # Junk names: OPSIN checked each one and said no, with its reason.
+    assert all(c.verified is False and c.reason for c in r.candidates)
+    assert (r.name, r.verified, r.score, r.chosen_from) == (r.candidates[0].name, False, scores[0], "model")
+    assert r.reference.pubchem == "2-acetyloxybenzoic acid" and r.reference.pubchem_verified is True
+    assert r.reference.rule_based and r.reference.rule_based_verified is True
+    assert {"parse", "generate", "verify", "reference", "rule_based", "total"} <= set(r.ms)
+    assert (r.model, r.device) == (str(tiny_dir), "cpu")
+    j = json.loads(json.dumps(r.to_json()))
+    assert CONTRACT <= set(j) and {"pubchem", "rule_based"} <= set(j["reference"])
+    assert all({"name", "score", "verified"} <= set(c) for c in j["candidates"])
+    row = history.get_naming(r.id)
+    assert (row["inchikey"], row["name"], row["model_id"], row["verified"]) == (ASPIRIN_KEY, r.name, r.model, False)
+    assert len(row["candidates"]) == len(r.candidates)
+
+
+def test_mode_best_falls_back_to_verified_reference(namer):
+    r = namer.name(ASPIRIN, mode="best")
+    assert (r.name, r.verified, r.score, r.chosen_from) == ("2-acetyloxybenzoic acid", True, None, "pubchem")
+    assert "no candidate verified" in r.note and "pubchem reference" in r.note
+    assert r.candidates and not any(c.verified for c in r.candidates)  # still shown, still unverified
+    # Not in the PubChem table: the rule-based name (verified by OPSIN) is chosen instead.
+    r = namer.name_many(["CCCCCCCCCCCCCCCCCCCCC(CC)CCO"], beams=1, mode="best", store=False)[0]
+    assert r.reference.pubchem is None
+    assert (r.name, r.verified, r.chosen_from) == ("3-ethyltricosan-1-ol", True, "rule_based")
+    assert "rule-based reference" in r.note
+
+
+@pytest.mark.parametrize("text, message", [
+    ("C1CC", "invalid SMILES: unclosed ring"),
+    ("", "empty input"),
+    ("C" * 1_000_000, "input too long: 1000000 characters"),
+    ("[Xx]", "unknown element 'Xx'"),
+    ("C" * 151, "too large: 151 heavy atoms (limit 150)"),
+])
+def test_invalid_input_is_an_error_value(namer, text, message):
+    t0 = time.perf_counter()
+    r = namer.name(text)
+    assert r.error is not None and message in r.error
+    assert r.name is None and r.candidates == [] and "generate" not in r.ms
+    assert time.perf_counter() - t0 < 5
+    assert history.get_naming(r.id)["error"] == r.error  # failures are in the history too
+
+
+def test_name_input_goes_through_opsin(namer):
+    r = namer.name_many(["2-acetyloxybenzoic acid"], beams=1, store=False)[0]
+    assert (r.source, r.smiles, r.inchikey) == ("name", ASPIRIN, ASPIRIN_KEY)
+
+
+def test_missing_model_dir_names_with_references(tmp_path):
+    r = Namer(str(tmp_path / "gone"), store=False).name("CCO", mode="best")
+    assert r.error is None and r.candidates == []
+    assert r.note.startswith(f"model unavailable (model directory {tmp_path / 'gone'} does not exist)")
+    assert (r.name, r.verified, r.chosen_from) == ("ethanol", True, "pubchem")
+    (tmp_path / "empty").mkdir()
+    r = Namer(str(tmp_path / "empty"), store=False).name("CCO")  # mode model: no fallback name
+    assert "is not a model directory" in r.note and r.name is None and r.reference.pubchem == "ethanol"
+
+
+@pytest.mark.skipif(paths.default_model_dir().exists(), reason="the default model is shipped now")
+def test_default_model_not_shipped_yet_is_a_clear_note():
+    r = Namer(store=False, references=False).name("CCO")
+    assert r.model == "default" and r.error is None
+    assert "the shipped model 'default' is not installed" in r.note
+
+
+def test_without_java_verification_is_null_with_reason(tiny_dir, tmp_path):
+    """JPype starts one JVM per process: "no Java" needs a child process with Java off PATH."""
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
+    env.update(PATH=str(empty), OMP_NUM_THREADS="1", CHEMNAMER_HOME=str(tmp_path / "home"))
+    code = ("import json, sys\nfrom chemnamer.naming import Namer\n"
+            f"r = Namer({str(tiny_dir)!r}, beams=2, references=False, store=False).name({ASPIRIN!r}, mode='best')\n"
+            "print(json.dumps(r.to_json()))\n")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    r = json.loads(proc.stdout.splitlines()[-1])
+    assert r["error"] is None and r["candidates"]
+    assert all(c["verified"] is None and c["reason"] == JAVA_MISSING for c in r["candidates"])
+    assert r["verified"] is None and r["chosen_from"] == "model"  # nothing verified: nothing to fall back to
