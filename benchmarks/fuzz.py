@@ -420,7 +420,7 @@ def check_file(workdir: Path, ext: str, data: bytes, source: str, target: str, s
             raise Expected("preview rows do not match the columns")
 
 
-# --- batch readers (chemnamer/batchio.py, when present) --------------------------------------------
+# --- batch readers and the resumable writer (chemnamer/batchio.py) ---------------------------------
 
 def batchio_module():
     try:
@@ -431,33 +431,86 @@ def batchio_module():
         raise
 
 
-def _batch_reader(mod):
-    """The batch module's row reader: read_inputs(path) / read_rows(path) / iter_rows(path)."""
-    for name in ("read_inputs", "read_rows", "iter_rows", "iter_inputs", "read_input"):
-        fn = getattr(mod, name, None)
-        if callable(fn):
-            return fn
-    return None
+def _batch_ready() -> bool:
+    mod = batchio_module()
+    return mod is not None and all(hasattr(mod, n) for n in ("open_input", "InputError", "CsvWriter", "resume_point",
+                                                             "output_columns"))
 
 
 def check_batch_file(workdir: Path, ext: str, data: bytes) -> None:
-    mod = batchio_module()
-    reader = _batch_reader(mod)
+    """open_input + iteration: InputError for a whole unusable file, else one Record per record,
+    rows numbered 0..n-1, text None exactly when the record has an error, count() agreeing."""
+    from chemnamer import batchio
+
     path = workdir / f"batch{ext}"
     path.write_bytes(data)
-    expected = tuple(e for e in (getattr(mod, n, None) for n in ("BatchError", "DataError", "InputError"))
-                     if isinstance(e, type)) or (ValueError,)
     try:
-        result = reader(path)
-        rows = result[1] if isinstance(result, tuple) and len(result) == 2 else result
-        for _ in rows:
-            pass
-    except expected as exc:
-        _message(str(exc), "batch reader error")
-    finally:
-        close = getattr(locals().get("rows"), "close", None)
-        if close:
-            close()
+        source = batchio.open_input(path)
+        records = list(source)
+        counted = source.count()
+    except batchio.InputError as exc:
+        _message(str(exc), "InputError")
+        if "\n" in str(exc):
+            raise Expected(f"InputError message is not one line: {exc!r}")
+        return
+    if [r.row for r in records] != list(range(len(records))):
+        raise Expected(f"rows not numbered 0..n-1: {[r.row for r in records]}")
+    for r in records:
+        if (r.text is None) != (r.error is not None):
+            raise Expected(f"record {r.row}: text={r.text!r} error={r.error!r}")
+        if r.error is not None:
+            _message(r.error, "record error")
+        # Known (reported): an SD property whose name holds '<' or '>' is missed by the column scan.
+        lost = {c for c in set(r.extra) - set(source.columns) if not set(c) & set("<>")}
+        if lost:
+            raise Expected(f"record {r.row} has columns {lost} not in {source.columns}")
+    # Known (reported): for SDF, count() (a text pre-pass) and RDKit disagree on junk at the start or
+    # end ('\x00' alone: 1 vs 0 records; a blank line alone: 0 vs 1). It only sizes the progress bar.
+    slack = 1 if ext.lower() in (".sdf", ".sd") else 0
+    if counted is not None and abs(counted - len(records)) > slack:
+        raise Expected(f"count() says {counted}, iteration gave {len(records)}")
+    header = batchio.output_columns(source.columns)
+    if len({c.lower() for c in header}) != len(header):
+        raise Expected(f"output columns clash: {header}")
+
+
+out_values = st.one_of(st.none(), st.booleans(), st.floats(), st.integers(), any_text, cells)
+
+
+def check_resume(workdir: Path, columns: list[str], rows: list[list], cut: int, chunk: int) -> None:
+    """Write rows in chunks as `chemnamer batch` does, cut the file at any byte (a kill -9 mid-write),
+    then resume_point + append the rest: every row 0..n-1 exactly once, in order, parseable."""
+    from chemnamer import batchio
+
+    path = workdir / "out.csv"
+    if path.exists():
+        path.unlink()
+    header = batchio.output_columns(columns)
+    width = len(header)
+    full = [[*(r + [None] * width)[: len(batchio.CORE)], i, *((r[len(batchio.CORE):] + [""] * len(columns))[: len(columns)])]
+            for i, r in enumerate(rows)]
+    w = batchio.CsvWriter(path, header, append=False)
+    for i in range(0, len(full), chunk):
+        w.write(full[i:i + chunk])
+        w.flush()
+    w.close()
+    data = path.read_bytes()
+    path.write_bytes(data[: min(cut, len(data))])
+    k = batchio.resume_point(path, header)
+    if not 0 <= k <= len(full):
+        raise Expected(f"resume_point {k} of {len(full)} rows")
+    w = batchio.CsvWriter(path, header, append=True)
+    w.write(full[k:])
+    w.close()
+    with path.open(encoding="utf-8", newline="") as fh:
+        got = list(csv.reader(fh))
+    if got[0] != header:
+        raise Expected("header lost")
+    at = header.index(batchio.ROW)
+    if [g[at] for g in got[1:]] != [str(i) for i in range(len(full))]:
+        raise Expected(f"rows after resume: {[g[at] for g in got[1:]]}, expected 0..{len(full) - 1}")
+    if batchio.resume_point(path, header) != len(full):
+        raise Expected("resume_point of a complete file is not its row count")
 
 
 # --- recipes ---------------------------------------------------------------------------------------
@@ -698,15 +751,23 @@ class Fuzz:
         run()
 
     def batch(self, n: int) -> None:
-        mod = batchio_module()
-        if mod is None or _batch_reader(mod) is None:
-            raise Skipped("chemnamer/batchio.py (or its reader) is not there yet")
+        if not _batch_ready():
+            raise Skipped("chemnamer/batchio.py (open_input, CsvWriter, resume_point) is not there yet")
+        bad_bytes = st.tuples(st.sampled_from([".smi", ".csv", ".tsv", ".sdf", ".txt", ".tab", ".sd"]),
+                              st.binary(max_size=300))
+        resume_case = st.tuples(st.lists(column_names, max_size=3), st.lists(st.lists(out_values, max_size=12), max_size=8),
+                                st.integers(0, 4000), st.integers(1, 4))
 
         @_settings(n, self.derandomize)
-        @given(st.one_of(user_file(), st.tuples(st.sampled_from([".smi", ".csv", ".tsv", ".sdf"]), st.binary(max_size=200))))
-        def run(file):
+        @given(st.one_of(user_file().map(lambda f: ("file", f)), bad_bytes.map(lambda f: ("file", f)),
+                         resume_case.map(lambda c: ("resume", c))))
+        def run(case):
             self.count += 1
-            check_batch_file(self.workdir, *file)
+            kind, args = case
+            if kind == "file":
+                check_batch_file(self.workdir, *args)
+            else:
+                check_resume(self.workdir, *args)
         run()
 
     def recipe(self, n: int) -> None:
@@ -752,7 +813,7 @@ def main(argv=None) -> int:
     plan = budgets(args.examples, args.only)
     total, failed, summary = 0, [], {}
     batch_share = plan.get("batch", 0)
-    if "batch" in plan and (batchio_module() is None or _batch_reader(batchio_module()) is None):
+    if "batch" in plan and not _batch_ready():
         plan.pop("batch")  # give its share to the file readers it would have exercised
         plan["files"] = plan.get("files", 0) + batch_share
         summary["batch"] = {"examples": 0, "status": "skipped: chemnamer/batchio.py not present"}

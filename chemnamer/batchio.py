@@ -53,7 +53,10 @@ def _bad_byte(text: str) -> int | None:
 
 def _clean(text: str) -> str:
     """Undecodable bytes as U+FFFD: the output file is always valid UTF-8."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a lone surrogate outside surrogateescape's range (JSON's "\ud800")
+        return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _not_utf8(path: Path, byte: int, where: str) -> InputError:

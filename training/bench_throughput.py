@@ -186,11 +186,13 @@ def main(argv=None) -> int:
     print(f"SmolLM2-135M, {args.layers} layers, {args.steps} steps ({result['timed_steps']} timed), "
           f"{args.threads} thread(s), {result['device']}")
     print(f"  baseline (HF Trainer, fp32, pad to {base['padded_to']}, vocab {base['vocab']}, batch 4): "
-          f"{result['baseline_tokens_per_s']:.0f} tokens/s ({result['baseline']['pad_share']:.0%} of positions padding)")
+          f"{result['baseline_tokens_per_s']:.0f} tokens/s "
+          f"({result['baseline']['pad_share']:.0%} of positions padding)")
     print(f"  engine   (trim vocab {eng['vocab']}, bf16 {eng['bf16']}, length-grouped, batch 4): "
           f"{result['engine_tokens_per_s']:.0f} tokens/s  -> {result['ratio']:.2f}x")
     if eng16:
-        print(f"  engine   (same, batch 16): {result['engine_b16_tokens_per_s']:.0f} tokens/s  -> {result['ratio_b16']:.2f}x")
+        print(f"  engine   (same, batch 16): {result['engine_b16_tokens_per_s']:.0f} tokens/s  "
+              f"-> {result['ratio_b16']:.2f}x")
     print(f"  bf16 {2048}x{2048} matmul peak: {result['bf16_matmul_peak_gflops']:.0f} GFLOP/s; engine reaches "
           f"{result['peak_share']:.1%} of it (6 x {eng['trainable_params'] / 1e6:.1f}M params x tokens/s)"
           + (f", {result['peak_share_b16']:.1%} at batch 16" if eng16 else ""))

@@ -280,7 +280,7 @@ def run_point(grid: Grid, point: Point, callbacks=(), cancel: CancelToken | None
         run = runs.get_run(result.run_id)
     steps = runs.run_steps(run["id"])
     last = steps[-1] if steps else {}
-    model_ref = run["model_id"] or str(out_dir / "model")
+    model_ref = run["model_id"] or str(Path(run["output_dir"] or out_dir) / "model")
     metrics, secs = evaluate_model(model_ref, pairs)
     final_epoch = last.get("epoch")
     log_test(grid, point, run["id"], metrics, secs, True, final_epoch, last.get("step"),

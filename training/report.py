@@ -6,7 +6,8 @@ For each grid found in the database (runs named `grid:<grid>:<label>` with test 
 training/experiments.py) writes `<grid>.md` (one Markdown table) and `<grid>.png` (exact match,
 Levenshtein, BLEU and structure-correct against the grid's x). Nothing is read from the grid files:
 what a point is (label, group, x value) travels in the test metrics' `point` entry, and wall time and
-tokens seen come from the run's step logs. Plots use pyqtgraph (already a dependency, for the GUI)
+tokens seen come from the run's step logs. A point's newest evaluated run is the one shown (so a
+point re-run with a changed recipe replaces the old one). Plots use pyqtgraph (already a dependency, for the GUI)
 rendered offscreen: no display, no matplotlib.
 """
 from __future__ import annotations

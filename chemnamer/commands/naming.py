@@ -57,7 +57,8 @@ def make_namer(args, store: bool):
 
         torch.set_num_threads(args.threads)
     try:
-        models.pick_device(args.device)
+        if args.device not in ("auto", "cpu"):
+            models.pick_device(args.device)  # says now if CUDA is missing (imports torch: not for cpu/auto)
         if args.model:
             models.resolve(args.model)  # typos fail here, before any naming
     except models.ModelError as exc:

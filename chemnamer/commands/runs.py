@@ -70,8 +70,9 @@ def _show(runs, run_id: int, as_json: bool) -> int:
     info = (run["config"] or {}).get("_info") or {}
     summary = _summary(run, _last_step(run_id))
     if as_json:
-        print(json.dumps({**summary, "config": run["config"], "hardware": run["hardware"], "data_hash": run["data_hash"],
-                          "epoch_metrics": metrics, "checkpoints": checkpoints}, default=_jsonable))
+        print(json.dumps({**summary, "config": run["config"], "hardware": run["hardware"],
+                          "data_hash": run["data_hash"], "epoch_metrics": metrics, "checkpoints": checkpoints},
+                         default=_jsonable))
         return 0
     layers = summary["num_layers"] or "all"
     print(f"run {run['id']}  {run['name']}  [{run['status']}]")
