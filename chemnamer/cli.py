@@ -31,4 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return args.func(args)
+    from chemnamer.store.db import StoreError
+
+    try:
+        return args.func(args)
+    except StoreError as exc:  # read-only data folder, disk full, damaged database: a message, not a traceback
+        import sys
+
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

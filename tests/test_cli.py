@@ -37,7 +37,7 @@ def tiny_dir(tmp_path_factory):
     return out
 
 
-def cli(*args, home, stdin=None, timeout=300):
+def cli(*args, home, stdin=None, timeout=900):
     env = dict(os.environ, CHEMNAMER_HOME=str(home), OMP_NUM_THREADS="1")
     return subprocess.run([sys.executable, "-m", "chemnamer", *args], env=env, input=stdin, capture_output=True,
                           text=True, timeout=timeout)

@@ -85,7 +85,7 @@ def test_hub_id_offline_fails_fast():
     t0 = time.perf_counter()
     with pytest.raises(ModelError, match=r"hub model 'someone/not-cached' could not be loaded \(offline"):
         models.load("someone/not-cached", device="cpu")
-    assert time.perf_counter() - t0 < 15
+    assert time.perf_counter() - t0 < 60  # huggingface_hub's retries with back-off would take minutes
 
 
 def test_pick_device():

@@ -73,6 +73,10 @@ def cmd_batch(args) -> int:
         source = batchio.open_input(args.input)
         header = batchio.output_columns(source.columns)
         done = 0
+        if Path(args.output).resolve() == Path(args.input).resolve():
+            raise batchio.InputError("OUT is the input file; choose another output path")
+        if not Path(args.output).resolve().parent.is_dir():
+            raise batchio.InputError(f"cannot write {args.output}: its folder does not exist")
         if args.resume:
             done = batchio.resume_point(args.output, header)
         elif Path(args.output).exists() and not args.force:
@@ -93,7 +97,11 @@ def cmd_batch(args) -> int:
         print(model_note(namer, args), file=sys.stderr)
 
     total = source.count()
-    out = batchio.CsvWriter(args.output, header, append=args.resume)
+    try:
+        out = batchio.CsvWriter(args.output, header, append=args.resume)
+    except OSError as exc:
+        print(f"error: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     bar = tqdm(total=total, initial=done, unit="mol", file=sys.stderr, mininterval=1.0, dynamic_ncols=True)
     t0, n, failed, verified = time.perf_counter(), 0, 0, 0
     records = (rec for rec in source if rec.row >= done)

@@ -143,19 +143,23 @@ def save_model(model, tokenizer, vocab, cfg: RunConfig, base_id: str, out: Path,
     tmp = out.with_name(out.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    m = unwrap(model)
-    if dtype is not None and cfg.model.method == "full":
-        m = _copy_as(m, dtype)
-    m.save_pretrained(tmp, safe_serialization=True)
-    tokenizer.save_pretrained(tmp)
-    if vocab is not None:
-        vocab.save(tmp)
-    meta = {"base_model": base_id, "num_layers": cfg.model.num_layers or None, "method": cfg.model.method,
-            "vocab_map": vocab is not None, "seed": cfg.train.seed,  # rebuilds a random "tiny" base
-            "template": {"instruction": cfg.format.instruction, "response_marker": cfg.format.response_marker},
-            "task": {"source": cfg.data.source_column, "target": cfg.data.target_column}}
-    (tmp / CHEMNAMER_META).write_text(json.dumps(meta, indent=2))
+    try:
+        tmp.mkdir(parents=True)
+        m = unwrap(model)
+        if dtype is not None and cfg.model.method == "full":
+            m = _copy_as(m, dtype)
+        m.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        if vocab is not None:
+            vocab.save(tmp)
+        meta = {"base_model": base_id, "num_layers": cfg.model.num_layers or None, "method": cfg.model.method,
+                "vocab_map": vocab is not None, "seed": cfg.train.seed,  # rebuilds a random "tiny" base
+                "template": {"instruction": cfg.format.instruction, "response_marker": cfg.format.response_marker},
+                "task": {"source": cfg.data.source_column, "target": cfg.data.target_column}}
+        (tmp / CHEMNAMER_META).write_text(json.dumps(meta, indent=2))
+    except BaseException:  # e.g. disk full: a half-written folder must not stay behind, taking the space
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if out.exists():
         shutil.rmtree(out)
     tmp.rename(out)  # a checkpoint is either complete or absent, even under kill -9
@@ -173,14 +177,19 @@ def save_checkpoint(model, tokenizer, vocab, cfg, base_id, optimizer, scheduler,
                     out_dir: Path, kind: str) -> Path:
     path = out_dir / f"checkpoint-{state.step:07d}"
     save_model(model, tokenizer, vocab, cfg, base_id, path)
-    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "rng": torch.get_rng_state()}, path / "optimizer.pt.tmp")
-    os.replace(path / "optimizer.pt.tmp", path / "optimizer.pt")
-    st = {k: v for k, v in state.__dict__.items() if k != "history"}
-    st["kind"] = kind
-    # Written last and atomically: its presence is what marks the checkpoint usable (kill -9 safe).
-    (path / (STATE_FILE + ".tmp")).write_text(json.dumps(st, indent=2))
-    os.replace(path / (STATE_FILE + ".tmp"), path / STATE_FILE)
+    try:
+        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                    "rng": torch.get_rng_state()}, path / "optimizer.pt.tmp")
+        os.replace(path / "optimizer.pt.tmp", path / "optimizer.pt")
+        st = {k: v for k, v in state.__dict__.items() if k != "history"}
+        st["kind"] = kind
+        # Written last and atomically: its presence is what marks the checkpoint usable (kill -9 safe).
+        (path / (STATE_FILE + ".tmp")).write_text(json.dumps(st, indent=2))
+        os.replace(path / (STATE_FILE + ".tmp"), path / STATE_FILE)
+    except BaseException:  # disk full after the weights: an unusable folder, remove it (the older ones stay)
+        if not (path / STATE_FILE).is_file():
+            shutil.rmtree(path, ignore_errors=True)
+        raise
     return path
 
 

@@ -3,7 +3,7 @@
 Every function opens its own short session and returns plain dicts and lists, so the CLI, worker
 threads and the GUI can call them freely. The schema is migrated with Alembic when first opened.
 """
-from chemnamer.store.db import dispose_all, engine, init_db, integrity_check, session
+from chemnamer.store.db import StoreError, dispose_all, engine, init_db, integrity_check, session
 from chemnamer.store.history import (
     count_history,
     delete_namings,
@@ -35,5 +35,5 @@ __all__ = [
     "finish_run", "get_naming", "get_registered", "get_run", "init_db", "integrity_check", "latest_checkpoint",
     "list_runs", "log_epoch_metrics", "log_steps", "mark_interrupted", "query_history", "register_model",
     "registered_models", "run_checkpoints", "run_metrics", "run_steps", "save_naming", "save_namings",
-    "session", "set_status", "unregister_model",
+    "session", "set_status", "StoreError", "unregister_model",
 ]

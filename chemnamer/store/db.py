@@ -18,11 +18,38 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import URL, Connection, Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from chemnamer import paths
 
 BUSY_TIMEOUT_S = 10.0
+
+
+class StoreError(RuntimeError):
+    """The database cannot be opened or written (read-only folder, disk full, locked too long, damaged
+    file); the message names the file and is meant for the user. The original error is its __cause__."""
+
+
+def _nearest_existing(path: Path) -> Path:
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    return path
+
+
+def _store_error(exc: BaseException, file: str) -> StoreError:
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror  # "Read-only file system", without the errno and path noise
+    else:
+        text = str(getattr(exc, "orig", None) or exc)  # sqlite3's own words, not SQLAlchemy's SQL dump
+    reason = text.splitlines()[0] if text.strip() else type(exc).__name__
+    folder = _nearest_existing(Path(file).parent)
+    hint = ""
+    if not os.access(folder, os.W_OK):
+        hint = f" (the folder {folder} is not writable; set CHEMNAMER_HOME to a writable folder)"
+    return StoreError(f"cannot use the database {file}: {reason}{hint}")
+
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 # path -> (engine whose transactions BEGIN IMMEDIATE, same pool with deferred BEGIN for readers)
@@ -101,15 +128,24 @@ def _migrate(eng: Engine) -> None:
 
 
 def _engines_for(path: str | os.PathLike[str] | None) -> tuple[Engine, Engine]:
-    key = _resolve(path)
+    try:
+        key = _resolve(path)
+    except OSError as exc:  # CHEMNAMER_HOME cannot be created (read-only parent, ...)
+        raise StoreError(f"cannot create the data folder {exc.filename or path}: {exc.strerror or exc} "
+                         f"(set CHEMNAMER_HOME to a writable folder)") from exc
     pair = _engines.get(key)
     if pair is None:
         with _lock:
             pair = _engines.get(key)
             if pair is None:
-                Path(key).parent.mkdir(parents=True, exist_ok=True)
-                pair = _create(key)
-                _migrate(pair[0])
+                try:
+                    Path(key).parent.mkdir(parents=True, exist_ok=True)
+                    pair = _create(key)
+                    _migrate(pair[0])
+                except (OSError, DBAPIError) as exc:
+                    if pair is not None:
+                        pair[0].dispose()
+                    raise _store_error(exc, key) from exc
                 _engines[key] = pair
     return pair
 
@@ -137,6 +173,9 @@ def session(readonly: bool = False, path: str | os.PathLike[str] | None = None) 
                 s.rollback()
             else:
                 s.commit()
+        except OperationalError as exc:  # read-only file, disk full, locked past busy_timeout, I/O error
+            s.rollback()
+            raise _store_error(exc, str(writer.url.database)) from exc
         except BaseException:
             s.rollback()
             raise
@@ -144,8 +183,12 @@ def session(readonly: bool = False, path: str | os.PathLike[str] | None = None) 
 
 def integrity_check(path: str | os.PathLike[str] | None = None) -> str:
     """SQLite's own consistency check: 'ok' when the file is sound."""
-    with _engines_for(path)[1].connect() as conn:
-        rows = conn.exec_driver_sql("PRAGMA integrity_check").scalars().all()
+    reader = _engines_for(path)[1]
+    try:
+        with reader.connect() as conn:
+            rows = conn.exec_driver_sql("PRAGMA integrity_check").scalars().all()
+    except OperationalError as exc:
+        raise _store_error(exc, str(reader.url.database)) from exc
     return "\n".join(str(r) for r in rows)
 
 

@@ -1,0 +1,156 @@
+"""`chemnamer gui`: the desktop app; `--screenshot DIR` renders each view offscreen into PNGs and exits."""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DEFAULT_SMILES = "CC(C)Cc1ccc(cc1)[C@@H](C)C(=O)O"  # (S)-ibuprofen: stereo label, two references
+SAMPLE_BATCH = """smiles,id
+CC(=O)Oc1ccccc1C(=O)O,aspirin
+CN1C=NC2=C1C(=O)N(C(=O)N2C)C,caffeine
+CC(C)Cc1ccc(cc1)C(C)C(=O)O,ibuprofen
+CC(=O)Nc1ccc(O)cc1,paracetamol
+OC[C@H]1OC(O)[C@H](O)[C@@H](O)[C@@H]1O,glucose
+C1CCC(CC1)N,cyclohexylamine
+CCN(CC)CC,triethylamine
+O=C(O)c1ccccc1O,salicylic acid
+CC12CCC3C(C1CCC2O)CCC4=CC(=O)CCC34C,testosterone
+c1ccc2ccccc2c1,naphthalene
+CCOC(=O)C1=C(C)NC(C)=C(C1c1ccccc1[N+](=O)[O-])C(=O)OC,nifedipine analogue
+C1=CC=C(C=C1)C(=O)O,benzoic acid
+not-a-smiles,broken row
+CN1CCC[C@H]1c1cccnc1,nicotine
+"""
+
+
+def _needs_offscreen() -> bool:
+    return not any(os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")) and \
+        sys.platform.startswith("linux")
+
+
+def make_app():
+    from PySide6.QtWidgets import QApplication
+
+    from chemnamer.gui.widgets import apply_style
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1])
+        app.setApplicationName("chemnamer")
+        app.setOrganizationName("chemnamer")
+    apply_style(app)
+    return app
+
+
+def build(model: str | None = None, device: str = "auto"):
+    """Session + main window, model loading started (for the app, tests and screenshots)."""
+    from chemnamer.gui.main_window import MainWindow
+    from chemnamer.gui.session import Session
+
+    try:
+        from chemnamer.store import runs
+
+        runs.mark_interrupted()  # a run whose process died (the app was killed) shows as interrupted
+    except Exception:  # noqa: BLE001 - a damaged database must not keep the app from starting
+        pass
+    session = Session(model, device or "auto")
+    window = MainWindow(session)
+    session.start()
+    return session, window
+
+
+def main(model: str | None = None, device: str = "auto", screenshot: str | None = None,
+         smiles: str | None = None) -> int:
+    from chemnamer.gui.trainproc import run_worker_if_requested
+
+    run_worker_if_requested()
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if screenshot and _needs_offscreen():
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    app = make_app()
+    session, window = build(model, device)
+    if screenshot:
+        return take_screenshots(window, Path(screenshot), smiles or DEFAULT_SMILES)
+    window.show()
+    return app.exec()
+
+
+# --- screenshots -----------------------------------------------------------------------------------
+
+def wait_until(predicate, timeout_s: float) -> bool:
+    from PySide6.QtWidgets import QApplication
+
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        QApplication.processEvents()
+        time.sleep(0.01)
+    QApplication.processEvents()
+    return True
+
+
+def save_png(widget, path: Path) -> Path:
+    """Grab a widget into a PNG (8-bit palette when it stays crisp: UI shots are mostly flat colors)."""
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.processEvents()
+    image = widget.grab().toImage()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(str(path), "PNG", 9)
+    return path
+
+
+def take_screenshots(window, out: Path, smiles: str, timeout_s: float = 300.0) -> int:
+    from chemnamer.gui.wizard import TrainingWizard
+
+    out.mkdir(parents=True, exist_ok=True)
+    window.resize(1280, 800)
+    window.show()
+    session = window.session
+    shots = []
+    if not wait_until(lambda: session.namer is not None, timeout_s):
+        print("screenshot: the model did not load in time", file=sys.stderr)
+        return 1
+    # naming
+    window.show_view("name")
+    window.naming.set_input(smiles)
+    wait_until(lambda: window.naming.outcome is not None and window.naming.outcome.result.input == smiles
+               and not window.naming.busy, timeout_s)
+    shots.append(save_png(window, out / "naming.png"))
+    # batch
+    window.show_view("batch")
+    sample = Path(tempfile.mkdtemp(prefix="chemnamer-shot-")) / "example-molecules.csv"
+    sample.write_text(SAMPLE_BATCH, encoding="utf-8")
+    window.batch.start(str(sample))
+    wait_until(lambda: not window.batch.running, timeout_s)
+    shots.append(save_png(window, out / "batch.png"))
+    # history
+    window.show_view("history")
+    window.history.refresh()
+    shots.append(save_png(window, out / "history.png"))
+    # wizard, first page
+    wizard = TrainingWizard(window.controller, session.devices, window)
+    wizard.resize(960, 700)
+    wizard.show()
+    wait_until(lambda: True, 0)
+    shots.append(save_png(wizard, out / "wizard.png"))
+    wizard.hide()
+    wizard.deleteLater()
+    # runs
+    window.show_view("runs")
+    task = window.runs.refresh()
+    wait_until(lambda: window.runs._task is None, 60)
+    if window.runs.runs:
+        ids = [r["id"] for r in window.runs.runs if r.get("last_step")][:3] or [window.runs.runs[0]["id"]]
+        window.runs.select_ids(ids)
+        wait_until(lambda: set(window.runs.curves) == set(ids), 60)
+    del task
+    shots.append(save_png(window, out / "runs.png"))
+    for p in shots:
+        print(p)
+    window.close()
+    return 0

@@ -1,0 +1,272 @@
+"""The batch view: name every molecule of a CSV/TSV/SMI/SDF file, watch progress, export the results."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QMessageBox,
+                               QProgressBar, QPushButton, QTableView, QVBoxLayout, QWidget)
+
+from chemnamer.gui import tasks
+from chemnamer.gui.concurrent import Task
+from chemnamer.gui.widgets import GREEN, GREY, RED, ElidedLabel, verified_color, verified_text
+
+FILE_FILTER = "Molecule files (*.csv *.tsv *.tab *.txt *.smi *.smiles *.sdf *.sd);;All files (*)"
+
+
+class BatchModel(QAbstractTableModel):
+    HEADERS = ["#", "Input", "Name", "✓", "Score", "PubChem", "Rule-based", "Problem"]
+
+    def __init__(self):
+        super().__init__()
+        self.rows: list[tasks.BatchRow] = []
+
+    def clear(self) -> None:
+        self.beginResetModel()
+        self.rows = []
+        self.endResetModel()
+
+    def append(self, rows) -> None:
+        if not rows:
+            return
+        n = len(self.rows)
+        self.beginInsertRows(QModelIndex(), n, n + len(rows) - 1)
+        self.rows.extend(rows)
+        self.endInsertRows()
+
+    def rowCount(self, parent=QModelIndex()):  # noqa: N802
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent=QModelIndex()):  # noqa: N802
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(self, section, orientation, role=Qt.DisplayRole):  # noqa: N802
+        if orientation == Qt.Horizontal and role == Qt.DisplayRole:
+            return self.HEADERS[section]
+        return None
+
+    def data(self, index, role=Qt.DisplayRole):
+        r = self.rows[index.row()]
+        res, col = r.result, index.column()
+        if role == Qt.DisplayRole or role == Qt.ToolTipRole:
+            if col == 0:
+                return str(r.row + 1)
+            if col == 1:
+                return r.input or ""
+            if res is None:
+                return r.problem if col == 7 else ""
+            if col == 2:
+                return res.name or ""
+            if col == 3:
+                return verified_text(res.verified, short=True) if res.name else ""
+            if col == 4:
+                return f"{res.score:.3f}" if res.score is not None else ""
+            if col == 5:
+                return res.reference.pubchem or ""
+            if col == 6:
+                return res.reference.rule_based or ""
+            if col == 7:
+                return r.problem or res.note or ""
+        if role == Qt.ForegroundRole:
+            if col == 3 and res is not None:
+                return QColor(verified_color(res.verified))
+            if col == 7:
+                return QColor(RED if r.problem else GREY)
+        if role == Qt.TextAlignmentRole and col in (0, 3, 4):
+            return int(Qt.AlignRight | Qt.AlignVCenter) if col != 3 else int(Qt.AlignCenter)
+        return None
+
+
+class BatchView(QWidget):
+    finished = Signal(dict)  # summary when a batch ends (tests, screenshots)
+    message = Signal(str)
+
+    def __init__(self, session, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.columns: list[str] = []
+        self.path: str | None = None
+        self._task: Task | None = None
+        self._t0 = 0.0
+        self._build()
+
+    def _build(self) -> None:
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(18, 16, 18, 12)
+        lay.setSpacing(10)
+        top = QHBoxLayout()
+        self.open_button = QPushButton("Open file…")
+        self.open_button.setObjectName("primary")
+        self.open_button.clicked.connect(self._choose_file)
+        top.addWidget(self.open_button)
+        self.file_label = ElidedLabel("No file — CSV/TSV with a 'smiles' column, .smi or .sdf")
+        self.file_label.setObjectName("muted")
+        top.addWidget(self.file_label, 1)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        top.addWidget(self.cancel_button)
+        self.export_csv = QPushButton("Export CSV…")
+        self.export_csv.clicked.connect(lambda: self._export("csv"))
+        self.export_sdf = QPushButton("Export SDF…")
+        self.export_sdf.clicked.connect(lambda: self._export("sdf"))
+        for b in (self.export_csv, self.export_sdf):
+            b.setEnabled(False)
+            top.addWidget(b)
+        lay.addLayout(top)
+
+        prog = QHBoxLayout()
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setFormat("")
+        prog.addWidget(self.progress, 1)
+        self.eta = QLabel("")
+        self.eta.setObjectName("muted")
+        self.eta.setMinimumWidth(220)
+        prog.addWidget(self.eta)
+        lay.addLayout(prog)
+
+        self.model = BatchModel()
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setAlternatingRowColors(True)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.ElideMiddle)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(24)
+        hh = self.table.horizontalHeader()
+        hh.setSectionResizeMode(QHeaderView.Interactive)
+        for col, width in enumerate((44, 190, 300, 36, 64, 260, 240, 180)):
+            self.table.setColumnWidth(col, width)
+        hh.setStretchLastSection(True)
+        lay.addWidget(self.table, 1)
+        self.summary = QLabel("")
+        self.summary.setObjectName("muted")
+        lay.addWidget(self.summary)
+
+    # --- running --------------------------------------------------------------------------------
+    def _choose_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Name the molecules of a file", str(Path.home()), FILE_FILTER)
+        if path:
+            self.start(path)
+
+    def start(self, path: str) -> bool:
+        if self._task is not None:
+            return False
+        if self.session.namer is None:
+            QMessageBox.information(self, "Model loading", "The model is still loading; try again in a moment.")
+            return False
+        self.path = str(path)
+        self.model.clear()
+        self.columns = []
+        self.file_label.set_full_text(self.path)
+        self.progress.setRange(0, 0)
+        self.eta.setText("reading the file…")
+        self.summary.setText("")
+        task = Task(tasks.batch_name, self.session.namer, self.path, name="batch")
+        self._task = task
+        task.event.connect(self._on_event)
+        task.progress.connect(self._on_progress)
+        task.done.connect(self._on_done)
+        task.failed.connect(self._on_failed)
+        task.cancelled.connect(self._on_cancelled)
+        task.finished.connect(self._on_finished)
+        self._t0 = time.perf_counter()
+        for b in (self.open_button, self.export_csv, self.export_sdf):
+            b.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        task.start()
+        return True
+
+    def cancel(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self.eta.setText("cancelling after this chunk…")
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None
+
+    def _on_event(self, kind: str, payload) -> None:
+        if kind == "start":
+            self.columns = payload["columns"]
+            total = payload["total"]
+            if total:
+                self.progress.setRange(0, 1000)
+                self.progress.setValue(0)
+                self.progress.setFormat(f"0 / {total}")
+            self.eta.setText("naming…")
+        elif kind == "rows":
+            self.model.append(payload)
+            self._update_summary()
+
+    def _on_progress(self, fraction: float, message: str) -> None:
+        if fraction < 0:
+            self.progress.setRange(0, 0)
+        else:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(int(fraction * 1000))
+            self.progress.setFormat(message.split(" · ")[0].replace(" of ", " / "))
+        self.eta.setText(message.split(" · ")[1] if " · " in message else message)
+
+    def _update_summary(self) -> None:
+        rows = self.model.rows
+        named = sum(1 for r in rows if r.result is not None and r.result.name)
+        verified = sum(1 for r in rows if r.result is not None and r.result.verified)
+        errors = sum(1 for r in rows if r.problem)
+        self.summary.setText(f"{len(rows)} rows · {named} named · "
+                             f"<span style='color:{GREEN}'>{verified} verified</span> · "
+                             f"<span style='color:{RED if errors else GREY}'>{errors} problems</span>")
+        self.summary.setTextFormat(Qt.RichText)
+
+    def _on_done(self, info: dict) -> None:
+        secs = time.perf_counter() - self._t0
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(1000)
+        self.progress.setFormat(f"{len(self.model.rows)} / {len(self.model.rows)}")
+        self.eta.setText(f"done in {tasks.format_duration(secs)}")
+        self.message.emit(f"Batch: {len(self.model.rows)} molecules named")
+
+    def _on_failed(self, message: str, tb: str) -> None:
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.eta.setText("")
+        QMessageBox.warning(self, "Batch naming", message.split(": ", 1)[-1] if "InputError" in message else message)
+
+    def _on_cancelled(self) -> None:
+        self.progress.setRange(0, 1000)
+        self.eta.setText(f"cancelled after {len(self.model.rows)} rows")
+
+    def _on_finished(self) -> None:
+        self._task = None
+        self.cancel_button.setEnabled(False)
+        self.open_button.setEnabled(True)
+        has_rows = bool(self.model.rows)
+        self.export_csv.setEnabled(has_rows)
+        self.export_sdf.setEnabled(has_rows)
+        self.finished.emit({"rows": len(self.model.rows)})
+
+    # --- export ---------------------------------------------------------------------------------
+    def _export(self, kind: str) -> None:
+        base = Path(self.path or "molecules").with_suffix("")
+        default = f"{base}-named.{kind}"
+        flt = "CSV (*.csv)" if kind == "csv" else "SD file (*.sdf)"
+        path, _ = QFileDialog.getSaveFileName(self, f"Export {kind.upper()}", default, flt)
+        if path:
+            self.export(path, kind)
+
+    def export(self, path: str, kind: str | None = None) -> int:
+        kind = kind or ("sdf" if path.lower().endswith((".sdf", ".sd")) else "csv")
+        fn = tasks.export_batch_sdf if kind == "sdf" else tasks.export_batch_csv
+        try:
+            n = fn(None, list(self.model.rows), self.columns, path)
+        except OSError as exc:
+            QMessageBox.warning(self, "Export", f"Cannot write {path}: {exc.strerror or exc}")
+            return 0
+        self.message.emit(f"Exported {n} rows to {os.path.basename(path)}")
+        return n

@@ -1,0 +1,322 @@
+"""The history view: every naming, paged lazily from SQLite, sorted and filtered in SQL."""
+from __future__ import annotations
+
+from datetime import datetime, time as dtime, timedelta, timezone
+
+from PySide6.QtCore import QAbstractTableModel, QDate, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDateEdit, QFileDialog, QHBoxLayout,
+                               QHeaderView, QLabel, QLineEdit, QMessageBox, QPushButton, QTableView,
+                               QVBoxLayout, QWidget)
+
+from chemnamer.gui import tasks
+from chemnamer.gui.concurrent import Task
+from chemnamer.gui.widgets import GREY, verified_color, verified_text
+
+PAGE = 200
+
+
+class HistoryModel(QAbstractTableModel):
+    """Rows come in pages of PAGE via canFetchMore/fetchMore; sorting and filters go to SQL.
+
+    The view only asks for the pages it scrolls to, so 100k namings cost what one page costs."""
+
+    COLUMNS = [("created_at", "When"), ("input", "Input"), ("name", "Name"), ("verified", "✓"),
+               ("score", "Score"), ("smiles", "SMILES"), ("inchikey", "InChIKey"), ("model_id", "Model")]
+
+    def __init__(self):
+        super().__init__()
+        self.rows: list[dict] = []
+        self.total = 0
+        self.filters: dict = {}
+        self.order_by, self.descending = "created_at", True
+        self.query_ms = 0.0
+
+    # --- loading --------------------------------------------------------------------------------
+    def reload(self) -> None:
+        from time import perf_counter
+
+        from chemnamer.store import history
+
+        t0 = perf_counter()
+        self.beginResetModel()
+        try:
+            self.total = history.count_history(**self.filters)
+            self.rows = self._page(0)
+        finally:
+            self.endResetModel()
+        self.query_ms = (perf_counter() - t0) * 1000
+
+    def _page(self, offset: int) -> list[dict]:
+        from chemnamer.store import history
+
+        return history.query_history(limit=PAGE, offset=offset, order_by=self.order_by,
+                                     descending=self.descending, **self.filters)
+
+    def canFetchMore(self, parent=QModelIndex()):  # noqa: N802
+        return not parent.isValid() and len(self.rows) < self.total
+
+    def fetchMore(self, parent=QModelIndex()):  # noqa: N802
+        if parent.isValid():
+            return
+        page = self._page(len(self.rows))
+        if not page:
+            self.total = len(self.rows)
+            return
+        n = len(self.rows)
+        self.beginInsertRows(QModelIndex(), n, n + len(page) - 1)
+        self.rows.extend(page)
+        self.endInsertRows()
+
+    def set_filters(self, **filters) -> None:
+        self.filters = {k: v for k, v in filters.items() if v is not None and v != ""}
+        self.reload()
+
+    def sort(self, column: int, order=Qt.AscendingOrder) -> None:
+        key = self.COLUMNS[column][0]
+        self.order_by = key
+        self.descending = order == Qt.DescendingOrder
+        self.reload()
+
+    # --- Qt model -------------------------------------------------------------------------------
+    def rowCount(self, parent=QModelIndex()):  # noqa: N802
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent=QModelIndex()):  # noqa: N802
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.DisplayRole):  # noqa: N802
+        if orientation == Qt.Horizontal and role == Qt.DisplayRole:
+            return self.COLUMNS[section][1]
+        return None
+
+    def data(self, index, role=Qt.DisplayRole):
+        rec = self.rows[index.row()]
+        key = self.COLUMNS[index.column()][0]
+        value = rec.get(key)
+        if role in (Qt.DisplayRole, Qt.ToolTipRole):
+            if key == "created_at":
+                return value.astimezone().strftime("%Y-%m-%d %H:%M") if value else ""
+            if key == "verified":
+                return verified_text(value, short=True) if rec.get("name") else ""
+            if key == "score":
+                return f"{value:.3f}" if value is not None else ""
+            if key == "name" and not value:
+                return rec.get("error") or "(no name)"
+            return "" if value is None else str(value)
+        if role == Qt.ForegroundRole:
+            if key == "verified":
+                return QColor(verified_color(value))
+            if key == "name" and not value:
+                return QColor(GREY)
+        if role == Qt.TextAlignmentRole:
+            if key == "verified":
+                return int(Qt.AlignCenter)
+            if key == "score":
+                return int(Qt.AlignRight | Qt.AlignVCenter)
+        return None
+
+    def naming_id(self, row: int) -> int:
+        return self.rows[row]["id"]
+
+
+class HistoryView(QWidget):
+    reopen = Signal(int)  # naming id to show in the naming view
+    message = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.model = HistoryModel()
+        self._export_task: Task | None = None
+        self._dirty = True
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(300)
+        self._search_timer.timeout.connect(self.apply_filters)
+        self._build()
+
+    def _build(self) -> None:
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(18, 16, 18, 12)
+        lay.setSpacing(10)
+        bar = QHBoxLayout()
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search names, SMILES, InChIKeys, inputs…")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(lambda _: self._search_timer.start())
+        bar.addWidget(self.search, 3)
+        self.verified = QComboBox()
+        self.verified.addItems(["Any check", "Verified ✓", "Not verified ✗"])
+        self.verified.currentIndexChanged.connect(lambda _: self.apply_filters())
+        bar.addWidget(self.verified)
+        self.model_filter = QComboBox()
+        self.model_filter.setMinimumWidth(150)
+        self.model_filter.addItem("Any model", None)
+        self.model_filter.currentIndexChanged.connect(lambda _: self.apply_filters())
+        bar.addWidget(self.model_filter)
+        self.since_on = QCheckBox("From")
+        self.since = QDateEdit(QDate.currentDate().addDays(-30))
+        self.until_on = QCheckBox("to")
+        self.until = QDateEdit(QDate.currentDate())
+        for check, edit in ((self.since_on, self.since), (self.until_on, self.until)):
+            edit.setCalendarPopup(True)
+            edit.setDisplayFormat("yyyy-MM-dd")
+            edit.setEnabled(False)
+            check.toggled.connect(edit.setEnabled)
+            check.toggled.connect(lambda _: self.apply_filters())
+            edit.dateChanged.connect(lambda _: self.apply_filters())
+            bar.addWidget(check)
+            bar.addWidget(edit)
+        lay.addLayout(bar)
+
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSortingEnabled(True)
+        self.table.horizontalHeader().setSortIndicator(0, Qt.DescendingOrder)
+        self.table.setAlternatingRowColors(True)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.ExtendedSelection)
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.ElideMiddle)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(24)
+        self.table.doubleClicked.connect(lambda idx: self.reopen.emit(self.model.naming_id(idx.row())))
+        hh = self.table.horizontalHeader()
+        for col, width in enumerate((128, 200, 320, 36, 64, 220, 150, 110)):
+            self.table.setColumnWidth(col, width)
+        hh.setStretchLastSection(True)
+        lay.addWidget(self.table, 1)
+
+        bottom = QHBoxLayout()
+        self.count_label = QLabel()
+        self.count_label.setObjectName("muted")
+        bottom.addWidget(self.count_label, 1)
+        self.open_button = QPushButton("Open in naming view")
+        self.open_button.clicked.connect(self._open_selected)
+        self.export_button = QPushButton("Export CSV…")
+        self.export_button.clicked.connect(self._export)
+        self.delete_button = QPushButton("Delete")
+        self.delete_button.clicked.connect(self._delete_selected)
+        for b in (self.open_button, self.export_button, self.delete_button):
+            bottom.addWidget(b)
+        lay.addLayout(bottom)
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
+        self._update_buttons()
+
+    # --- filters --------------------------------------------------------------------------------
+    def current_filters(self) -> dict:
+        verified = {0: None, 1: True, 2: False}[self.verified.currentIndex()]
+        since = until = None
+        if self.since_on.isChecked():
+            since = _local_midnight_utc(self.since.date())
+        if self.until_on.isChecked():
+            until = _local_midnight_utc(self.until.date()) + timedelta(days=1)  # the whole 'to' day
+        return {"search": self.search.text().strip() or None, "verified": verified,
+                "model_id": self.model_filter.currentData(), "since": since, "until": until}
+
+    def apply_filters(self) -> None:
+        self.model.set_filters(**self.current_filters())
+        self._update_count()
+
+    def refresh(self) -> None:
+        """Reload (after new namings); keeps filters and sort order."""
+        self._refresh_models()
+        self.model.reload()
+        self._update_count()
+        self._dirty = False
+
+    def mark_dirty(self) -> None:
+        self._dirty = True
+        if self.isVisible():
+            self.refresh()
+
+    def showEvent(self, event):  # noqa: N802
+        super().showEvent(event)
+        if self._dirty:
+            self.refresh()
+
+    def _refresh_models(self) -> None:
+        from sqlalchemy import distinct, select
+
+        from chemnamer.store.db import session
+        from chemnamer.store.schema import Naming
+
+        with session(readonly=True) as s:
+            ids = sorted(x for x in s.scalars(select(distinct(Naming.model_id))) if x)
+        current = self.model_filter.currentData()
+        self.model_filter.blockSignals(True)
+        self.model_filter.clear()
+        self.model_filter.addItem("Any model", None)
+        for mid in ids:
+            self.model_filter.addItem(mid if len(mid) < 40 else "…" + mid[-38:], mid)
+        i = self.model_filter.findData(current)
+        self.model_filter.setCurrentIndex(max(0, i))
+        self.model_filter.blockSignals(False)
+
+    def _update_count(self) -> None:
+        m = self.model
+        shown = "" if m.total == 0 else f" (loaded {len(m.rows)})" if len(m.rows) < m.total else ""
+        self.count_label.setText(f"{m.total:,} namings{shown} · double-click a row to open it")
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        sel = bool(self.table.selectionModel().selectedRows())
+        self.open_button.setEnabled(sel)
+        self.delete_button.setEnabled(sel)
+        self.export_button.setEnabled(self.model.total > 0 and self._export_task is None)
+
+    # --- actions --------------------------------------------------------------------------------
+    def _selected_ids(self) -> list[int]:
+        return [self.model.naming_id(i.row()) for i in self.table.selectionModel().selectedRows()]
+
+    def _open_selected(self) -> None:
+        ids = self._selected_ids()
+        if ids:
+            self.reopen.emit(ids[0])
+
+    def _delete_selected(self) -> None:
+        ids = self._selected_ids()
+        if not ids:
+            return
+        answer = QMessageBox.question(self, "Delete namings", f"Delete {len(ids)} naming(s) from the history?")
+        if answer == QMessageBox.Yes:
+            self.delete(ids)
+
+    def delete(self, ids: list[int]) -> int:
+        from chemnamer.store import history
+
+        n = history.delete_namings(ids)
+        self.model.reload()
+        self._update_count()
+        self.message.emit(f"Deleted {n} naming(s)")
+        return n
+
+    def _export(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export history", "chemnamer-history.csv", "CSV (*.csv)")
+        if path:
+            self.export(path)
+
+    def export(self, path: str) -> Task:
+        """Every row that matches the filters (not only the loaded ones), in a worker."""
+        task = Task(tasks.export_history, path, self.current_filters_for_query(), self.model.order_by,
+                    self.model.descending, name="export-history")
+        self._export_task = task
+        task.progress.connect(lambda f, msg: self.count_label.setText(f"Exporting… {msg}"))
+        task.done.connect(lambda n: self.message.emit(f"Exported {n} namings to {path}"))
+        task.failed.connect(lambda msg, tb: QMessageBox.warning(self, "Export", msg))
+        task.finished.connect(self._export_finished)
+        self._update_buttons()
+        task.start()
+        return task
+
+    def _export_finished(self) -> None:
+        self._export_task = None
+        self._update_count()
+
+    def current_filters_for_query(self) -> dict:
+        return {k: v for k, v in self.current_filters().items() if v is not None}
+
+
+def _local_midnight_utc(d: QDate) -> datetime:
+    local = datetime.combine(d.toPython(), dtime.min).astimezone()
+    return local.astimezone(timezone.utc)

@@ -1,0 +1,91 @@
+"""The app's shared state: the active Namer (model + device), loaded in the background."""
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+from chemnamer.gui import tasks
+from chemnamer.gui.concurrent import Task
+
+
+class Session(QObject):
+    """Owns the active `Namer`. Views ask it to load models and listen for the outcome.
+
+    Signals: namer_changed() once a Namer is ready (also after a failed default load: reference
+    names only), busy(bool, message), load_failed(message), warmed(dict) with devices and helpers.
+    """
+
+    namer_changed = Signal()
+    busy = Signal(bool, str)
+    load_failed = Signal(str)
+    warmed = Signal(dict)
+
+    def __init__(self, model_id: str | None = None, device: str = "auto", beams: int = 4):
+        super().__init__()
+        self.model_id = model_id
+        self.device = device or "auto"
+        self.beams = beams
+        self.namer = None
+        self.devices = ["auto", "cpu"]
+        self.warm_info: dict = {}
+        self._load_task: Task | None = None
+        self._warm_task: Task | None = None
+
+    # --- loading --------------------------------------------------------------------------------
+    @property
+    def loading(self) -> bool:
+        return self._load_task is not None
+
+    def start(self) -> None:
+        """Load the start-up model (a missing default model is a note, not an error) and warm up."""
+        self.load(self.model_id, self.device, required=self.model_id is not None)
+        self._warm_task = Task(tasks.warm_up, name="warm-up")
+        self._warm_task.done.connect(self._on_warm)
+        self._warm_task.start()
+
+    def load(self, model_id: str | None, device: str | None = None, required: bool = True) -> None:
+        device = device or self.device
+        task = Task(tasks.load_namer, model_id, device, self.beams, "model", required, name="load-model")
+        self._load_task = task
+        task.done.connect(lambda namer, t=task: self._on_loaded(t, namer, device))
+        task.failed.connect(lambda msg, tb, t=task: self._on_failed(t, msg))
+        self.busy.emit(True, f"Loading model {model_id or 'default'} on {device}…")
+        task.start()
+
+    def _on_loaded(self, task: Task, namer, device: str) -> None:
+        if task is not self._load_task:
+            return  # a newer load was asked for
+        self._load_task = None
+        self.namer = namer
+        self.model_id = namer.model_id
+        self.device = device
+        self.busy.emit(False, "")
+        self.namer_changed.emit()
+
+    def _on_failed(self, task: Task, message: str) -> None:
+        if task is not self._load_task:
+            return
+        self._load_task = None
+        self.busy.emit(False, "")
+        self.load_failed.emit(message)
+        if self.namer is None:  # nothing to fall back to: name with references only
+            self.load(None, "cpu", required=False)
+
+    def _on_warm(self, info: dict) -> None:
+        self.warm_info = info
+        self.devices = info.get("devices") or self.devices
+        self.warmed.emit(info)
+
+    # --- labels ---------------------------------------------------------------------------------
+    @property
+    def model_label(self) -> str:
+        return self.namer.model_label if self.namer is not None else (self.model_id or "default")
+
+    @property
+    def device_label(self) -> str:
+        if self.namer is not None and self.namer.device_label:
+            return self.namer.device_label
+        return "–" if self.namer is None or self.namer.model_error else self.device
+
+    @property
+    def model_error(self) -> str | None:
+        return self.namer.model_error if self.namer is not None else None

@@ -1,0 +1,28 @@
+"""Entry point of the frozen (PyInstaller) app: the `chemnamer` command, the GUI when run bare.
+
+Two kinds of child process re-enter here, because in a frozen app `sys.executable` is this program
+and there is no `python -c`:
+  * the rule-based naming worker (chemnamer.reference starts `<app> --chemnamer-rule-worker`):
+    run_worker_if_requested() must come first, before the CLI parses arguments;
+  * multiprocessing 'spawn' children (ZINC labelling pool, data loaders): freeze_support().
+"""
+import importlib.util
+import multiprocessing
+import sys
+
+
+def main() -> int:
+    multiprocessing.freeze_support()
+    from chemnamer import reference
+
+    reference.run_worker_if_requested()  # exits when this process is the worker
+    from chemnamer.cli import main as cli_main
+
+    argv = sys.argv[1:]
+    if not argv and importlib.util.find_spec("chemnamer.commands.gui"):
+        argv = ["gui"]  # a double-click (or the .desktop entry) opens the app
+    return cli_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,288 @@
+"""Reliability: fuzzing every input surface, crash safety under kill -9, and the bounds on time,
+size and memory. The long versions are scripts in benchmarks/ (fuzz.py --examples 10000,
+crash_safety.py, memory_batch.py); these are their quick, deterministic cuts for every test run.
+
+Related tests elsewhere: kill -9 during `chemnamer batch` then --resume (test_batch.py), kill -9
+during training then --resume through the CLI (test_finetune.py), two processes writing the store
+(test_store.py); the faults (no Java, damaged model, read-only folder, disk full, two app instances)
+are in test_faults.py.
+"""
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from chemnamer import chem, models
+from chemnamer.generate import MAX_NEW_TOKENS, Generator
+from chemnamer.naming import Namer
+
+REPO = Path(__file__).resolve().parent.parent
+SMOKE = REPO / "training" / "recipes" / "smoke.toml"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(f"chemnamer_bench_{name}", REPO / "benchmarks" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, mod)
+    spec.loader.exec_module(mod)
+    return sys.modules[spec.name]
+
+
+fuzz = _load("fuzz")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # the machine is shared with a training run
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def random_model(tmp_path_factory):
+    return fuzz.make_tiny_model(tmp_path_factory.getbasetemp() / "tiny-random", "random")
+
+
+@pytest.fixture(scope="session")
+def ramble_model(tmp_path_factory):
+    return fuzz.make_tiny_model(tmp_path_factory.getbasetemp() / "tiny-ramble", "ramble")
+
+
+# --- fuzzing (quick budgets; `python benchmarks/fuzz.py --examples 10000` for the real run) ---------
+
+QUICK = {"parser": 150, "opsin": 80, "files": 150, "batch": 120, "recipe": 150, "namer": 10}
+
+
+@pytest.mark.parametrize("target", list(QUICK))
+def test_fuzz(target, tmp_path, home, random_model):
+    from chemnamer.opsin import get_opsin
+
+    if target == "opsin" and not get_opsin().available():
+        pytest.skip(f"OPSIN unavailable here: {get_opsin().unavailable_reason}")
+    f = fuzz.Fuzz(tmp_path, derandomize=True, model_dir=random_model)
+    try:
+        getattr(f, target)(QUICK[target])
+    except fuzz.Skipped as exc:
+        pytest.skip(str(exc))
+    assert f.count >= QUICK[target]
+
+
+def test_fuzz_budgets_reach_the_total():
+    plan = fuzz.budgets(10_000, list(fuzz.WEIGHTS))
+    assert sum(plan.values()) >= 10_000 and set(plan) == set(fuzz.WEIGHTS)
+
+
+# --- crash safety ----------------------------------------------------------------------------------
+
+def test_batch_output_cut_at_any_byte_resumes_to_every_row_once(tmp_path):
+    """kill -9 can stop a write anywhere: for every cut of a written output, resume_point + appending
+    the rest gives each row exactly once, in order (the file-level half of batch crash safety)."""
+    from chemnamer import batchio
+
+    columns = ["smiles", "id", "note"]
+    header = batchio.output_columns(columns)
+    rows = [["CCO", "ethanol", True, -0.12345, "ethanol", None, None, "model", 0, "CCO", "m0", 'say "hi", ok'],
+            [None, None, None, None, None, None, "invalid SMILES: x", None, 1, "C1CC", "m1", "line\nbreak"],
+            ["c1ccccc1", "benzene", False, -3.5, "benzene", "benzene", None, "model", 2, "c1ccccc1", "m2", "ü,é"],
+            ["O", "oxidane", None, None, "water", None, None, "pubchem", 3, "O", "m3", ""]]
+    path = tmp_path / "out.csv"
+    w = batchio.CsvWriter(path, header, append=False)
+    w.write(rows[:2])
+    w.flush()
+    w.write(rows[2:])
+    w.close()
+    full = path.read_bytes()
+    for cut in range(len(full) + 1):
+        path.write_bytes(full[:cut])
+        k = batchio.resume_point(path, header)
+        w = batchio.CsvWriter(path, header, append=True)
+        w.write(rows[k:])
+        w.close()
+        with open(path, encoding="utf-8", newline="") as fh:
+            got = list(csv.reader(fh))
+        assert got[0] == header, cut
+        assert [g[header.index("row")] for g in got[1:]] == ["0", "1", "2", "3"], cut
+        assert path.read_bytes() == full, cut
+
+
+def _train_cli(out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "chemnamer", "train", "--recipe", str(SMOKE), "--output", str(out),
+            "--set", "model.base=tiny", "--set", "train.max_steps=8", "--set", "train.checkpoint_every=2",
+            "--set", "train.eval_limit=1", "--set", "train.keep_checkpoints=2", *extra]
+
+
+def test_kill_9_during_training(home, tmp_path):
+    """kill -9 after the first checkpoint: the last checkpoint loads, the run becomes 'interrupted',
+    the database is sound, and a resume continues from that checkpoint to completion."""
+    from chemnamer.finetune.callbacks import Callback
+    from chemnamer.finetune.config import load_recipe
+    from chemnamer.finetune.trainer import STATE_FILE, latest_checkpoint, train
+    from chemnamer.store import dispose_all, integrity_check, runs
+
+    out = tmp_path / "run"
+    env = dict(os.environ, CHEMNAMER_HOME=str(home), OMP_NUM_THREADS="1")
+    proc = subprocess.Popen(_train_cli(out), env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 1800  # the CI box may be starved by a training run
+        while not list(out.glob(f"checkpoint-*/{STATE_FILE}")):
+            assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
+            assert time.monotonic() < deadline, "no checkpoint within the deadline"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stderr.close()
+    dispose_all()
+    last = latest_checkpoint(out)
+    saved = json.loads((last / STATE_FILE).read_text())
+    loaded = models.load(str(last), device="cpu")  # complete and loadable, wherever the kill landed
+    assert loaded.vocab is not None
+    gen = Generator.from_loaded(loaded)
+    assert isinstance(gen.generate(["CCO"], beams=1, max_new_tokens=4)[0], list)
+    assert integrity_check() == "ok"
+    (run,) = runs.list_runs()
+    assert run["status"] == "running" and runs.mark_interrupted() == 1
+    assert runs.get_run(run["id"])["status"] == "interrupted"
+    assert integrity_check() == "ok"
+    # Resume (in-process here; test_finetune.py resumes through `chemnamer train --resume`).
+    cfg = load_recipe(SMOKE, ["model.base=tiny", "train.max_steps=8", "train.checkpoint_every=2", "train.eval_limit=1",
+                              "train.keep_checkpoints=2"])
+    seen = []
+
+    class Steps(Callback):
+        def on_step(self, state):
+            seen.append(state.step)
+
+    res = train(cfg, [Steps()], output_dir=out, resume=True)
+    assert res.status == "completed" and res.state.step == 8 and res.run_id == run["id"]
+    assert seen[0] == saved["step"] + 1  # continued after the checkpoint, not from the start
+    assert runs.get_run(run["id"])["status"] == "completed"
+    assert integrity_check() == "ok"
+
+
+# --- bounds: input size ----------------------------------------------------------------------------
+
+def test_input_size_limits():
+    limit = chem.MAX_INPUT_CHARS
+    assert chem.parse_input("x" * (limit + 1)).message == f"input too long: {limit + 1} characters (limit {limit})"
+    assert "input too long" not in chem.parse_input("x" * limit).message  # the limit itself is allowed
+    assert chem.parse_input(" " * 5000 + "CCO" + "\n" * 5000).smiles == "CCO"  # surrounding blanks do not count
+    n = chem.MAX_HEAVY_ATOMS
+    assert chem.parse_input("C" * n).heavy_atoms == n
+    assert chem.parse_input("C" * (n + 1)).message == f"too large: {n + 1} heavy atoms (limit {n})"
+    assert chem.parse_input("C" * (n + 1) + ".O").message.startswith("too large")  # fragments count too
+
+
+def test_name_length_limit():
+    from chemnamer.opsin import MAX_NAME_CHARS, get_opsin
+
+    o = get_opsin()
+    if not o.available():
+        pytest.skip(f"OPSIN unavailable here: {o.unavailable_reason}")
+    long_name = "methyl" * (MAX_NAME_CHARS // 6 + 1)
+    assert o.name_to_structure(long_name).error == f"name too long: {len(long_name)} characters"
+    assert o.verify(long_name, "LFQSCWFLJHTTHZ-UHFFFAOYSA-N").verified is False
+    r = chem.parse_input(long_name + " ethanol")
+    assert "name too long" in r.message and len(r.message) < 300
+
+
+def test_too_large_input_costs_no_model_time(random_model, home):
+    namer = Namer(str(random_model), beams=4)
+    r = namer.name("C" * (chem.MAX_HEAVY_ATOMS + 50))
+    assert r.error.startswith("too large") and r.candidates == [] and "generate" not in r.ms
+    assert r.id is not None  # failed inputs are stored too
+
+
+# --- bounds: generated length and time per molecule ------------------------------------------------
+
+class Spy:
+    """Records how many tokens each generation produced (fast decoder and HF generate alike)."""
+
+    def __init__(self, gen: Generator):
+        self.lengths: list[int] = []
+        fast = gen._fast()
+        if fast is not None:
+            greedy, beam = fast.greedy, fast.beam
+
+            def spy_greedy(ids, mask, max_new, eos):
+                toks, scores = greedy(ids, mask, max_new, eos)
+                self.lengths += [int(toks.shape[1])] * toks.shape[0]
+                return toks, scores
+
+            def spy_beam(ids, mask, max_new, eos, beams):
+                out = beam(ids, mask, max_new, eos, beams)
+                self.lengths += [len(t) for hyps in out for t, _ in hyps]
+                return out
+
+            fast.greedy, fast.beam = spy_greedy, spy_beam
+        generate = gen.model.generate
+
+        def spy_generate(*args, **kwargs):
+            out = generate(*args, **kwargs)
+            self.lengths += [int(out.sequences.shape[1] - kwargs["input_ids"].shape[1])] * out.sequences.shape[0]
+            return out
+
+        gen.model.generate = spy_generate
+
+
+BIG = "CC(C)(C)c1ccc(cc1)" * 8 + "C" * 40  # ~128 heavy atoms: its bound is MAX_NEW_TOKENS itself
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast-decoder", "hf-generate"])
+@pytest.mark.parametrize("beams", [1, 3])
+def test_generation_is_bounded_for_a_model_that_never_stops(ramble_model, fast, beams):
+    loaded = models.load(str(ramble_model), device="cpu")
+    gen = Generator.from_loaded(loaded)
+    if not fast:
+        gen.use_fast = False
+    spy = Spy(gen)
+    for smiles in ("CCO", BIG):
+        src = len(gen.encode(smiles))
+        bound = min(MAX_NEW_TOKENS, 24 + 3 * src)
+        spy.lengths.clear()
+        cands = gen.generate([smiles], beams=beams)
+        assert spy.lengths and max(spy.lengths) == bound, (smiles, spy.lengths, bound)  # ran to the bound, no further
+        assert all(len(gen.encode(c.name)) <= bound + 8 for c in cands[0])  # decoded text: same order of length
+    assert min(MAX_NEW_TOKENS, 24 + 3 * len(gen.encode(BIG))) == MAX_NEW_TOKENS
+
+
+def test_worst_case_naming_is_bounded(ramble_model, home):
+    """The slowest molecule: large, a model that never stops, every check on. Each stage has its bound:
+    generation MAX_NEW_TOKENS, OPSIN MAX_NAME_CHARS per name, the rule-based name its timeout."""
+    from chemnamer.reference import get_rule_namer
+
+    get_rule_namer().start()
+    namer = Namer(str(ramble_model), beams=4, mode="best", rule_timeout_s=2.0)
+    namer.load()
+    spy = Spy(namer._generator)
+    t0 = time.perf_counter()
+    r = namer.name(BIG)
+    took = time.perf_counter() - t0
+    assert r.error is None and r.smiles
+    assert spy.lengths and max(spy.lengths) == MAX_NEW_TOKENS
+    assert r.ms["rule_based"] <= 2000 + 3000, r.ms  # the timeout plus killing the worker
+    assert all(c.verified is not True for c in r.candidates)
+    assert took < 900, (took, r.ms)  # a hang detector; minutes only on a starved machine
+
+
+# --- bounds: memory of batch naming ----------------------------------------------------------------
+
+def test_batch_memory_is_flat_in_rows(tmp_path):
+    """Quick cut of benchmarks/memory_batch.py (200 vs 2000 rows there): 30 vs 300 rows here."""
+    membatch = _load("memory_batch")
+    ok, summary, results = membatch.run([30, 300], workdir=tmp_path, max_growth_mb=30.0, max_growth_ratio=1.15)
+    print("\n" + summary)
+    assert [r["written"] for r in results] == [30, 300]
+    assert ok, summary
