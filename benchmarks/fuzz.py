@@ -127,6 +127,22 @@ class Expected(Exception):
     """Raised by a check when an outcome breaks the property (hypothesis then shrinks it)."""
 
 
+# Bugs found by this fuzzer, reported, not fixed yet. A hit fails the run unless --allow-known names
+# it; then it is only counted, so the rest of the target keeps running. Remove an entry once fixed.
+KNOWN_ISSUES = {
+    "sdf-record-loss": "batchio.SdfSource (RDKit's ForwardSDMolSupplier) swallows the record after a data item "
+                       "not followed by a blank line, and the records after an empty property name '> <>'",
+}
+ALLOWED_KNOWN: set[str] = set()
+KNOWN_HITS: dict[str, int] = {}
+
+
+def known_issue(key: str, detail: str) -> None:
+    if key not in ALLOWED_KNOWN:
+        raise Expected(f"{detail} [known issue {key}: {KNOWN_ISSUES[key]}]")
+    KNOWN_HITS[key] = KNOWN_HITS.get(key, 0) + 1
+
+
 def _message(text, what: str) -> None:
     if not isinstance(text, str) or not text.strip():
         raise Expected(f"{what}: empty or non-text message {text!r}")
@@ -486,10 +502,23 @@ def check_batch_file(workdir: Path, ext: str, data: bytes) -> None:
         lost = {c for c in set(r.extra) - set(source.columns) if not set(c) & set("<>")}
         if lost:
             raise Expected(f"record {r.row} has columns {lost} not in {source.columns}")
-    # Known (reported): for SDF, count() (a text pre-pass) and RDKit disagree on junk at the start or
-    # end ('\x00' alone: 1 vs 0 records; a blank line alone: 0 vs 1). It only sizes the progress bar.
-    slack = 1 if ext.lower() in (".sdf", ".sd") else 0
-    if counted is not None and abs(counted - len(records)) > slack:
+    sdf = ext.lower() in (".sdf", ".sd")
+    if sdf:
+        # Every record closed by a '$$$$' line must come out as a row (a molecule or an error row):
+        # a record the reader skips silently is a molecule missing from the user's output.
+        chunks, current = 0, False
+        for line in data.split(b"\n"):
+            if line.startswith(b"$$$$"):
+                chunks += current
+                current = False
+            elif line.strip():
+                current = True
+        if len(records) < chunks:
+            known_issue("sdf-record-loss", f"SDF with {chunks} terminated records gave {len(records)} rows: records lost")
+            return
+    # count() only sizes the progress bar; for SDF it is a text pre-pass that may disagree with RDKit by
+    # one on junk at the start or end ('\x00' alone: 1 vs 0; a blank line alone: 0 vs 1).
+    if counted is not None and abs(counted - len(records)) > (1 if sdf else 0):
         raise Expected(f"count() says {counted}, iteration gave {len(records)}")
     header = batchio.output_columns(source.columns)
     if len({c.lower() for c in header}) != len(header):
@@ -818,7 +847,12 @@ def main(argv=None) -> int:
     ap.add_argument("--model", help="model directory for the namer target (default: a tiny random model)")
     ap.add_argument("--derandomize", action="store_true", help="the same examples every run")
     ap.add_argument("--json", help="write the summary as JSON to this file")
+    ap.add_argument("--allow-known", nargs="*", choices=list(KNOWN_ISSUES), default=None, metavar="ISSUE",
+                    help=f"count these reported bugs instead of failing on them (all when none named: "
+                         f"{', '.join(KNOWN_ISSUES)})")
     args = ap.parse_args(argv)
+    if args.allow_known is not None:
+        ALLOWED_KNOWN.update(args.allow_known or KNOWN_ISSUES)
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -857,7 +891,9 @@ def main(argv=None) -> int:
         summary[target] = {"examples": fuzz.count, "planned": n, "seconds": round(dt, 1), "status": status}
         print(f"{target:8s} {fuzz.count:6d} examples in {dt:7.1f} s  {status}", flush=True)
     print(f"{'total':8s} {total:6d} examples, {len(failed)} target(s) failed{': ' + ', '.join(failed) if failed else ''}")
-    summary["total"] = {"examples": total, "failed": failed}
+    for key, hits in KNOWN_HITS.items():
+        print(f"known issue {key} (allowed, not counted as a failure): {hits} example(s) hit it: {KNOWN_ISSUES[key]}")
+    summary["total"] = {"examples": total, "failed": failed, "known_issue_hits": dict(KNOWN_HITS)}
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=2))
     ok = not failed and total >= args.examples

@@ -1,9 +1,10 @@
 """Entry point of the frozen (PyInstaller) app: the `chemnamer` command, the GUI when run bare.
 
-Two kinds of child process re-enter here, because in a frozen app `sys.executable` is this program
+Child processes re-enter here, because in a frozen app `sys.executable` is this program
 and there is no `python -c`:
-  * the rule-based naming worker (chemnamer.reference starts `<app> --chemnamer-rule-worker`):
-    run_worker_if_requested() must come first, before the CLI parses arguments;
+  * the rule-based naming worker (chemnamer.reference starts `<app> --chemnamer-rule-worker`) and
+    the GUI's training child (chemnamer.gui.trainproc starts `<app> --chemnamer-train-worker`):
+    their run_worker_if_requested() must come first, before the CLI parses arguments;
   * multiprocessing 'spawn' children (ZINC labelling pool, data loaders): freeze_support().
 """
 import importlib.util
@@ -15,7 +16,10 @@ def main() -> int:
     multiprocessing.freeze_support()
     from chemnamer import reference
 
-    reference.run_worker_if_requested()  # exits when this process is the worker
+    reference.run_worker_if_requested()  # exits when this process is the rule-based worker
+    from chemnamer.gui import trainproc  # stdlib imports only; no Qt
+
+    trainproc.run_worker_if_requested()  # exits when this process is the GUI's training child
     from chemnamer.cli import main as cli_main
 
     argv = sys.argv[1:]

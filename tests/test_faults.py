@@ -326,45 +326,77 @@ def _fill(folder: Path) -> Path:
 
 
 @pytest.mark.skipif(_can_mount() is not None, reason=str(_can_mount()))
-def test_disk_full_during_checkpoint(home, tmp_path):
-    """The trainer fails with the OS's "No space left" message, the run row says failed, the previous
-    checkpoint is intact and loads, and the run resumes from it once there is room again."""
-    from chemnamer.finetune.callbacks import Callback
-    from chemnamer.finetune.config import load_recipe
-    from chemnamer.finetune.trainer import STATE_FILE, latest_checkpoint, train
+def test_disk_full_during_checkpoint(home, tmp_path, monkeypatch, capsys):
+    """`chemnamer train` fails with one error line, the run row says failed, the previous checkpoint
+    is intact and loads, no half-written folder is left, and the run resumes once there is room."""
+    from chemnamer.cli import main
+    from chemnamer.finetune import trainer
     from chemnamer.store import integrity_check, runs
 
-    cfg = load_recipe(REPO / "training" / "recipes" / "smoke.toml",
-                      ["train.max_steps=6", "train.checkpoint_every=2", "train.eval_limit=1", "train.log_every=2",
-                       "train.keep_checkpoints=3"])
+    real_save = trainer.save_checkpoint
+    balloons: list[Path] = []
 
-    class FillAfterFirst(Callback):
-        balloon = None
+    def save_then_fill(*args, **kwargs):  # the disk fills up right after the first checkpoint
+        path = real_save(*args, **kwargs)
+        if not balloons:
+            balloons.append(_fill(path.parent))
+        return path
 
-        def on_checkpoint(self, state, path, kind):
-            if self.balloon is None:
-                self.balloon = _fill(Path(path).parent)
-
-    filler = FillAfterFirst()
+    monkeypatch.setattr(trainer, "save_checkpoint", save_then_fill)
     with small_tmpfs(tmp_path / "disk", "24m") as disk:
         out = disk / "run"
-        with pytest.raises(OSError) as err:
-            train(cfg, [filler], output_dir=out)
-        assert "No space left on device" in str(err.value)
+        args = ["train", "--recipe", str(REPO / "training" / "recipes" / "smoke.toml"), "--output", str(out),
+                "--set", "train.max_steps=6", "--set", "train.checkpoint_every=2", "--set", "train.eval_limit=1",
+                "--set", "train.log_every=2", "--set", "train.keep_checkpoints=3"]
+        assert main(args) == 1
+        err = capsys.readouterr().err
+        assert "error: training stopped: No space left on device" in err and "--resume" in err, err[-2000:]
+        no_traceback(err)
         (run,) = runs.list_runs()
         assert run["status"] == "failed" and "No space left on device" in run["error"]
-        last = latest_checkpoint(out)
+        last = trainer.latest_checkpoint(out)
         assert last is not None and last.name == "checkpoint-0000002"
-        assert json.loads((last / STATE_FILE).read_text())["step"] == 2
-        assert not list(out.glob("*.tmp")), "a failed checkpoint left its partial .tmp folder behind"
+        assert json.loads((last / trainer.STATE_FILE).read_text())["step"] == 2
+        assert sorted(p.name for p in out.iterdir()) == ["balloon", "checkpoint-0000002"], \
+            "a failed checkpoint left a partial folder behind"
         loaded = models.load(str(last), device="cpu")
         assert loaded.vocab is not None and loaded.model is not None
-        # Room again: resume from the intact checkpoint and finish.
-        filler.balloon.unlink()
-        res = train(cfg, output_dir=out, resume=True)
-        assert res.status == "completed" and res.state.step == 6 and res.run_id == run["id"]
+        # Room again: resume from the intact checkpoint and finish, under the same run.
+        balloons[0].unlink()
+        assert main(args + ["--resume"]) == 0
+        result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert (result["status"], result["step"], result["run_id"]) == ("completed", 6, run["id"])
         assert runs.get_run(run["id"])["status"] == "completed"
     assert integrity_check() == "ok"
+
+
+@pytest.mark.skipif(_can_mount() is not None, reason=str(_can_mount()))
+def test_disk_full_during_batch_output(stop_model, tmp_path, capsys):
+    """The output's disk fills up: one error line, the rows written so far stay; with room again,
+    --resume completes it with every input row exactly once."""
+    import csv
+
+    from chemnamer.cli import main
+
+    src = tmp_path / "in.csv"
+    with open(src, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["smiles", "id", "note"])
+        for i in range(40):
+            w.writerow([["CCO", "c1ccccc1", "C1CC", "CC(=O)O"][i % 4], f"m{i}", "n" * 4000])
+    with small_tmpfs(tmp_path / "disk", "64k") as disk:
+        out = disk / "out.csv"
+        args = ["batch", str(src), "-o", str(out), "--model", str(stop_model), "--beams", "1", "--no-store"]
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert "No space left on device" in err and "--resume" in err, err[-2000:]
+        no_traceback(err)
+        subprocess.run(["mount", "-o", "remount,size=4m", str(disk)], check=True)
+        assert main(args + ["--resume"]) == 0
+        with open(out, encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    assert [r["row"] for r in rows] == [str(i) for i in range(40)]
+    assert [r["id"] for r in rows] == [f"m{i}" for i in range(40)]
 
 
 # --- two app instances on one database -------------------------------------------------------------

@@ -144,13 +144,15 @@ _ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
 
 
 def _stage_sources(dest: Path, default_model: Path) -> Path:
-    """What `git archive` would give for a build, with a small default model and a screenshot."""
+    """What `git archive` would give for a build, with a small default model (plus an optimizer state
+    copied along by mistake) and a screenshot: the last two must stay out of the wheel."""
     for name in ("pyproject.toml", "setup.py", "README.md"):
         shutil.copy2(ROOT / name, dest / name)
     shutil.copytree(ROOT / "chemnamer", dest / "chemnamer", ignore=_ignore)
     shutil.copytree(ROOT / "resources", dest / "resources",
                     ignore=shutil.ignore_patterns("default", "screenshots", "__pycache__"))
     shutil.copytree(default_model, dest / "resources" / "models" / "default")
+    (dest / "resources" / "models" / "default" / "optimizer.pt").write_bytes(b"training-only")
     (dest / "resources" / "screenshots").mkdir()
     (dest / "resources" / "screenshots" / "main.png").write_bytes(b"not shipped")
     return dest
@@ -186,7 +188,7 @@ def test_wheel_and_sdist_contents(built):
         assert f"chemnamer/store/migrations/{rel}" in names
     assert "chemnamer/resources/models/default/config.json" in names
     assert "chemnamer/resources/icons/chemnamer.svg" in names
-    assert not [n for n in names if "screenshots" in n or "__pycache__" in n]
+    assert not [n for n in names if "screenshots" in n or "__pycache__" in n or "optimizer.pt" in n]
     entry_points = zipfile.ZipFile(wheel).read(f"chemnamer-{__version__}.dist-info/entry_points.txt").decode()
     assert "chemnamer = chemnamer.cli:main" in entry_points
     members = tarfile.open(sdist).getnames()

@@ -116,6 +116,26 @@ def test_batch_output_cut_at_any_byte_resumes_to_every_row_once(tmp_path):
         assert path.read_bytes() == full, cut
 
 
+_MOLBLOCK = ("\n     RDKit          2D\n\n  3  2  0  0  0  0  0  0  0  0999 V2000\n"
+             "    0.0000    0.0000    0.0000 C   0  0  0  0  0  0  0  0  0  0  0  0\n"
+             "    1.2990    0.7500    0.0000 C   0  0  0  0  0  0  0  0  0  0  0  0\n"
+             "    2.5981   -0.0000    0.0000 O   0  0  0  0  0  0  0  0  0  0  0  0\n"
+             "  1  2  1  0\n  2  3  1  0\nM  END\n")
+
+
+@pytest.mark.xfail(strict=True, reason="found by fuzz.py, reported: batchio.SdfSource (RDKit's ForwardSDMolSupplier) "
+                   "swallows the record after a data item not followed by a blank line, and every record after "
+                   "an empty property name '> <>': molecules silently missing from OUT.csv")
+@pytest.mark.parametrize("first", [">  <A>\nvalue\n", ">  <> (1)\nvalue\n\n"], ids=["no-blank-line", "empty-name"])
+def test_batch_sdf_reader_loses_no_record(tmp_path, first):
+    from chemnamer import batchio
+
+    path = tmp_path / "three.sdf"
+    path.write_text(_MOLBLOCK + first + "$$$$\n" + _MOLBLOCK + "$$$$\n" + _MOLBLOCK + "$$$$\n")
+    source = batchio.open_input(path)
+    assert len(list(source)) == 3 == source.count()
+
+
 def _train_cli(out: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "chemnamer", "train", "--recipe", str(SMOKE), "--output", str(out),
             "--set", "model.base=tiny", "--set", "train.max_steps=8", "--set", "train.checkpoint_every=2",
@@ -279,10 +299,46 @@ def test_worst_case_naming_is_bounded(ramble_model, home):
 
 # --- bounds: memory of batch naming ----------------------------------------------------------------
 
-def test_batch_memory_is_flat_in_rows(tmp_path):
-    """Quick cut of benchmarks/memory_batch.py (200 vs 2000 rows there): 30 vs 300 rows here."""
-    membatch = _load("memory_batch")
-    ok, summary, results = membatch.run([30, 300], workdir=tmp_path, max_growth_mb=30.0, max_growth_ratio=1.15)
-    print("\n" + summary)
-    assert [r["written"] for r in results] == [30, 300]
-    assert ok, summary
+def test_batch_memory_is_flat_in_rows(tmp_path, home, capsys, monkeypatch):
+    """Quick cut of benchmarks/memory_batch.py (peak RSS of fresh processes, 200 vs 2000 rows): the
+    same batch in-process on 25 vs 250 rows of 10 kB each, measuring the peak of Python's own
+    allocations (tracemalloc) from the moment the model is loaded. Keeping the rows or results
+    would add 10 kB a row (2.2 MB more at 250); streaming keeps the peak where it was."""
+    import tracemalloc
+
+    from chemnamer.cli import main
+
+    model = fuzz.make_tiny_model(tmp_path / "tiny-stop", "stop")
+    real_load = Namer.load
+
+    def load_then_reset(self):  # what follows the model load is the per-row part
+        loaded = real_load(self)
+        if tracemalloc.is_tracing():
+            tracemalloc.reset_peak()
+        return loaded
+
+    monkeypatch.setattr(Namer, "load", load_then_reset)
+    smiles = ["CCO", "c1ccccc1", "CC(=O)Oc1ccccc1C(=O)O", "C1CC", "c1ccncc1", "OC1CCCCC1"]
+    peaks = {}
+    for n in (3, 25, 250):  # 3: warms OPSIN, the reference table, the rule-based worker, the database
+        src = tmp_path / f"in-{n}.csv"
+        with open(src, "w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["smiles", "id", "payload"])
+            for i in range(n):
+                w.writerow([smiles[i % len(smiles)], f"m{i}", f"{i:05d}" + "x" * 10_000])
+        tracemalloc.start()
+        try:
+            assert main(["batch", str(src), "-o", str(tmp_path / f"out-{n}.csv"), "--model", str(model),
+                         "--beams", "1"]) == 0
+            peaks[n] = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        capsys.readouterr()
+        with open(tmp_path / f"out-{n}.csv", encoding="utf-8", newline="") as fh:
+            assert sum(1 for _ in csv.reader(fh)) == n + 1
+    growth = peaks[250] - peaks[25]
+    with capsys.disabled():
+        print(f"\npeak Python allocations after model load: {peaks[25] / 2**20:.2f} MB at 25 rows, "
+              f"{peaks[250] / 2**20:.2f} MB at 250 rows")
+    assert growth < 1.0 * 2**20, peaks

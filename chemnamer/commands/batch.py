@@ -120,6 +120,15 @@ def cmd_batch(args) -> int:
         out.close()
         print(f"interrupted after {done + n} rows; continue with --resume", file=sys.stderr)
         return 130
+    except OSError as exc:  # disk full, output folder gone: the rows written so far stay; --resume continues
+        bar.close()
+        try:
+            out.close()
+        except OSError:
+            pass  # closing flushes the same buffer that could not be written
+        print(f"error: writing {args.output} failed after {done + n} rows: {exc.strerror or exc}; "
+              "continue with --resume", file=sys.stderr)
+        return 2
     bar.close()
     out.close()
     secs = time.perf_counter() - t0

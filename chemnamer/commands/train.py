@@ -52,7 +52,13 @@ def cmd_train(args) -> int:
             print("error: --resume without a path needs --output RUN_DIR", file=sys.stderr)
             return 2
     callbacks = [Summary()] if not sys.stderr.isatty() else [TqdmProgress(file=sys.stderr)]
-    result = train(cfg, callbacks, output_dir=args.output, resume=resume, log_to_db=not args.no_db)
+    try:
+        result = train(cfg, callbacks, output_dir=args.output, resume=resume, log_to_db=not args.no_db)
+    except OSError as exc:  # disk full, output folder not writable: the run is marked failed in the database
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"error: training stopped: {exc.strerror or exc}{where}; the latest checkpoint is kept: free the "
+              f"problem, then continue with --resume --output {args.output or 'RUN_DIR'}", file=sys.stderr)
+        return 1
     print(json.dumps({"status": result.status, "run_id": result.run_id, "model_id": result.model_id,
                       "model_dir": result.model_dir, "output_dir": result.output_dir, "step": result.state.step,
                       "metrics": result.metrics}))

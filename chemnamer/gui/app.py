@@ -7,7 +7,7 @@ import tempfile
 import time
 from pathlib import Path
 
-DEFAULT_SMILES = "CC(C)Cc1ccc(cc1)[C@@H](C)C(=O)O"  # (S)-ibuprofen: stereo label, two references
+DEFAULT_SMILES = "COc1ccc2cc([C@H](C)C(=O)O)ccc2c1"  # (S)-naproxen: a CIP label, in the PubChem table
 SAMPLE_BATCH = """smiles,id
 CC(=O)Oc1ccccc1C(=O)O,aspirin
 CN1C=NC2=C1C(=O)N(C(=O)N2C)C,caffeine

@@ -141,9 +141,10 @@ class BatchView(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(24)
         hh = self.table.horizontalHeader()
         hh.setSectionResizeMode(QHeaderView.Interactive)
-        for col, width in enumerate((44, 190, 300, 36, 64, 260, 240, 180)):
+        for col, width in enumerate((40, 170, 280, 30, 58, 210, 190, 150)):
             self.table.setColumnWidth(col, width)
-        hh.setStretchLastSection(True)
+        hh.setSectionResizeMode(2, QHeaderView.Stretch)
+        hh.setMinimumSectionSize(28)
         lay.addWidget(self.table, 1)
         self.summary = QLabel("")
         self.summary.setObjectName("muted")

@@ -182,9 +182,10 @@ class HistoryView(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(24)
         self.table.doubleClicked.connect(lambda idx: self.reopen.emit(self.model.naming_id(idx.row())))
         hh = self.table.horizontalHeader()
-        for col, width in enumerate((128, 200, 320, 36, 64, 220, 150, 110)):
+        hh.setMinimumSectionSize(28)
+        for col, width in enumerate((122, 170, 300, 30, 58, 190, 120, 110)):
             self.table.setColumnWidth(col, width)
-        hh.setStretchLastSection(True)
+        hh.setSectionResizeMode(2, QHeaderView.Stretch)
         lay.addWidget(self.table, 1)
 
         bottom = QHBoxLayout()
@@ -236,13 +237,13 @@ class HistoryView(QWidget):
             self.refresh()
 
     def _refresh_models(self) -> None:
-        from sqlalchemy import distinct, select
+        from sqlalchemy import select
 
         from chemnamer.store.db import session
         from chemnamer.store.schema import Naming
 
         with session(readonly=True) as s:
-            ids = sorted(x for x in s.scalars(select(distinct(Naming.model_id))) if x)
+            ids = sorted(x for x in s.scalars(select(Naming.model_id).distinct()) if x)
         current = self.model_filter.currentData()
         self.model_filter.blockSignals(True)
         self.model_filter.clear()

@@ -118,6 +118,8 @@ class RunsView(QWidget):
         split.addWidget(bottom)
         split.setStretchFactor(0, 2)
         split.setStretchFactor(1, 5)
+        split.setSizes([200, 500])
+        bottom.setSizes([700, 380])
         lay.addWidget(split, 1)
         self._update_buttons()
 
@@ -230,6 +232,11 @@ class RunsView(QWidget):
             legend.clear()
         key = self.metric.currentData()
         self.metric_plot.setLabel("left", self.metric.currentText())
+        empty = not self.curves
+        self.loss_plot.setTitle("Select runs above to compare their loss curves" if empty else None, color="#6b6f76")
+        has_metrics = any(d["metrics"] for d in self.curves.values())
+        self.metric_plot.setTitle(None if has_metrics else "No validation metrics yet (evaluated at each epoch end)",
+                                  color="#6b6f76")
         names = {r["id"]: f"#{r['id']} {r.get('name') or ''}".strip() for r in self.runs}
         for i, (rid, data) in enumerate(sorted(self.curves.items())):
             color = PALETTE[i % len(PALETTE)]

@@ -29,6 +29,7 @@ class Session(QObject):
         self.warm_info: dict = {}
         self._load_task: Task | None = None
         self._warm_task: Task | None = None
+        self._warm_after_load = False
 
     # --- loading --------------------------------------------------------------------------------
     @property
@@ -38,6 +39,12 @@ class Session(QObject):
     def start(self) -> None:
         """Load the start-up model (a missing default model is a note, not an error) and warm up."""
         self.load(self.model_id, self.device, required=self.model_id is not None)
+        self._warm_after_load = True
+
+    def _warm_up(self) -> None:
+        """After the first model load, not beside it: two threads importing and starting the JVM at
+        once contend for the GIL and make the window stutter on a small machine."""
+        self._warm_after_load = False
         self._warm_task = Task(tasks.warm_up, name="warm-up")
         self._warm_task.done.connect(self._on_warm)
         self._warm_task.start()
@@ -60,6 +67,8 @@ class Session(QObject):
         self.device = device
         self.busy.emit(False, "")
         self.namer_changed.emit()
+        if self._warm_after_load:
+            self._warm_up()
 
     def _on_failed(self, task: Task, message: str) -> None:
         if task is not self._load_task:
@@ -69,6 +78,8 @@ class Session(QObject):
         self.load_failed.emit(message)
         if self.namer is None:  # nothing to fall back to: name with references only
             self.load(None, "cpu", required=False)
+        elif self._warm_after_load:
+            self._warm_up()
 
     def _on_warm(self, info: dict) -> None:
         self.warm_info = info

@@ -133,6 +133,9 @@ def load_namer(state, model_id: str | None, device: str | None, beams: int = 4, 
     from chemnamer.naming import Namer
 
     quiet_libraries()
+    import torch
+
+    torch.set_num_threads(default_threads())
     state.progress(None, f"loading {model_id or 'default'}…")
     namer = Namer(model_id=model_id, device=None if device == "auto" else device, beams=beams, mode=mode)
     namer.load()

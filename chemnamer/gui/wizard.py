@@ -112,6 +112,7 @@ class DataPage(QWizardPage):
         self.preview.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.preview.verticalHeader().setVisible(False)
         self.preview.setMinimumHeight(120)
+        self.preview.hide()
         self.preview.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
         g.addWidget(self.preview, 3, 0, 1, 5)
         self.file_msg = QLabel()
@@ -119,8 +120,8 @@ class DataPage(QWizardPage):
         g.addWidget(self.file_msg, 4, 0, 1, 5)
         g.setColumnStretch(1, 1)
         g.setColumnStretch(3, 1)
-        lay.addWidget(self.file_box, 1)
-        lay.addStretch(0)
+        lay.addWidget(self.file_box)
+        lay.addStretch(1)
 
         self.group.idToggled.connect(self._on_source)
         for w in (self.source_col, self.target_col):
@@ -158,6 +159,7 @@ class DataPage(QWizardPage):
         if task is not self._preview_task:
             return
         columns, rows = res
+        self.preview.show()
         self.preview.setColumnCount(len(columns))
         self.preview.setHorizontalHeaderLabels(columns)
         self.preview.setRowCount(len(rows))
@@ -182,6 +184,7 @@ class DataPage(QWizardPage):
             return
         self.preview.setRowCount(0)
         self.preview.setColumnCount(0)
+        self.preview.hide()
         for combo in (self.source_col, self.target_col):
             combo.clear()
         self.file_msg.setStyleSheet(f"color: {RED};")
@@ -768,7 +771,7 @@ class TrainingWizard(QWizard):
                  parent=None):
         super().__init__(parent)
         self.setWindowTitle("Train a naming model")
-        self.setWizardStyle(QWizard.ClassicStyle)
+        self.setWizardStyle(QWizard.ModernStyle)
         self.setOption(QWizard.NoBackButtonOnLastPage, True)
         self.setOption(QWizard.NoCancelButtonOnLastPage, True)
         self.resize(960, 700)
