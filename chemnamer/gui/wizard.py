@@ -716,10 +716,10 @@ class RunPage(QWizardPage):
         self.start_button.setEnabled(not c.running and not (mine and c.status == "completed"))
         self.start_button.setText("Start training" if not mine or c.status not in ("cancelled", "failed")
                                   else "Start again")
+        self.completeChanged.emit()  # first: QWizard recomputes its buttons on it
         back = self.wiz.button(QWizard.BackButton)
         if back is not None and self.wiz.currentPage() is self:
             back.setEnabled(not c.running)
-        self.completeChanged.emit()
 
     def isComplete(self) -> bool:  # noqa: N802
         c = self.wiz.controller
