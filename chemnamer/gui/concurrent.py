@@ -12,6 +12,7 @@ Rules that keep the event loop responsive:
 """
 from __future__ import annotations
 
+import sys
 import threading
 import time
 import traceback
@@ -84,6 +85,12 @@ class _Thread(QThread):
         self.task = task
 
     def run(self) -> None:  # worker thread
+        try:
+            self._run()
+        finally:
+            _release_java_thread()
+
+    def _run(self) -> None:
         task = self.task
         try:
             result = task.fn(task.state, *task.args, **task.kwargs)
@@ -96,6 +103,23 @@ class _Thread(QThread):
                 task._sig_cancelled.emit()
             else:
                 task._sig_done.emit(result)
+
+
+def _release_java_thread() -> None:
+    """Detach this worker thread from OPSIN's JVM if it touched Java.
+
+    A thread that starts the JVM (or attaches to it) and ends still attached makes the JVM's
+    shutdown wait for it at exit: the app hangs or crashes on quit."""
+    jpype = sys.modules.get("jpype")
+    if jpype is None:
+        return
+    try:
+        if jpype.isJVMStarted():
+            thread = jpype.JClass("java.lang.Thread")
+            if thread.isAttached():
+                thread.detach()
+    except Exception:  # noqa: BLE001 - best effort at thread exit
+        pass
 
 
 _alive: set["Task"] = set()  # running tasks, kept until their thread ends

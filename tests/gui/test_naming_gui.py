@@ -15,11 +15,20 @@ def _shown(win, text):
 def test_naming_view_end_to_end(window, qtbot, gap_meter):
     view = window.naming
     assert "device: cpu" in window.model_status.text()
+    # Start-up (JVM for OPSIN, rule-based worker) happens once, in a worker, right after the model
+    # loads; what a user feels afterwards is naming itself, measured here.
+    qtbot.waitUntil(lambda: bool(window.session.warm_info), timeout=120_000)
     gap_meter.start()
     qtbot.keyClicks(view.input, ASPIRIN)  # typing: debounced, one naming for the whole string
     qtbot.waitUntil(lambda: _shown(window, ASPIRIN), timeout=120_000)
+    for smiles in ("CCO", "c1ccccc1O", "CC(C)Cc1ccc(cc1)C(C)C(=O)O"):
+        view.set_input(smiles)
+        qtbot.waitUntil(lambda s=smiles: _shown(window, s), timeout=120_000)
     gap_meter.stop()
-    print(f"\n[responsiveness] naming (typing + worker): {gap_meter.summary()}")
+    print(f"\n[responsiveness] 4 namings (typing + worker): {gap_meter.summary()}")
+    assert gap_meter.max_ms < 250, gap_meter.summary()
+    view.set_input(ASPIRIN)
+    qtbot.waitUntil(lambda: _shown(window, ASPIRIN), timeout=120_000)
 
     r = view.outcome.result
     assert r.error is None and r.smiles and r.inchikey == "BSYNRYMUTXBXSQ-UHFFFAOYSA-N"
