@@ -195,39 +195,61 @@ class SdfSource(Source):
         return self._count
 
     def __iter__(self):
+        # Records are split at '$$$$' here, not by RDKit's ForwardSDMolSupplier: that reader swallows the
+        # next record after a data item without a trailing blank line (and all records after an empty
+        # property name), so molecules would go missing from the output without an error row.
+        row = 0
+        for block in self._blocks():
+            yield self._record(row, block)
+            row += 1
+
+    def _blocks(self):
+        with self.path.open("rb") as fh:
+            block: list[bytes] = []
+            for line in fh:
+                if line.startswith(b"$$$$"):
+                    yield block
+                    block = []
+                else:
+                    block.append(line)
+            if any(line.strip() for line in block):
+                yield block
+
+    def _record(self, row: int, block: list[bytes]) -> Record:
         from rdkit import Chem
 
         from chemnamer.chem import _rdkit_log  # RDKit's complaints as text, not stderr noise
 
-        with self.path.open("rb") as fh:
-            supplier = Chem.ForwardSDMolSupplier(fh)
-            row = 0
-            while True:
-                with _rdkit_log() as log:
-                    try:
-                        mol = next(supplier)
-                    except StopIteration:
-                        return
-                    except Exception as exc:  # noqa: BLE001 - RDKit raises assorted types on junk
-                        mol, log = None, [f"{type(exc).__name__}: {exc}"]
-                if mol is None:
-                    why = " ".join(log[0].split()).removeprefix("ERROR: ") if log else "RDKit could not read it"
-                    yield Record(row, None, {}, f"broken SD record: {why}")
-                else:
-                    yield self._record(row, mol, Chem)
-                row += 1
-
-    def _record(self, row, mol, Chem) -> Record:
-        extra, error = {}, None
         try:
-            if "title" in self.columns:
-                extra["title"] = mol.GetProp("_Name") if mol.HasProp("_Name") else ""
-            for name in mol.GetPropNames():
-                extra[name.strip()] = mol.GetProp(name)  # stripped, as the column scan above names them
+            lines = [line.decode("utf-8").rstrip("\r\n") for line in block]
         except UnicodeDecodeError as exc:
-            error = f"SD properties are not valid UTF-8 ({exc.reason})"
-        smiles = Chem.MolToSmiles(mol)
-        return Record(row, None if error else smiles, extra, error)
+            return Record(row, None, {}, f"SD record is not valid UTF-8 ({exc.reason})")
+        end = next((i for i, line in enumerate(lines) if line.startswith("M  END")), None)
+        if end is None:
+            return Record(row, None, {}, "broken SD record: no 'M  END' line")
+        extra: dict = {}
+        if "title" in self.columns:
+            extra["title"] = lines[0].strip() if lines else ""
+        name, values = None, []
+        for line in lines[end + 1:] + [""]:
+            if line.startswith(">") or not line.strip():
+                if name is not None:
+                    extra[name] = "\n".join(values)
+                name, values = None, []
+                m = _SD_PROP.match(line.encode("utf-8")) if line.startswith(">") else None
+                if m:
+                    name = m.group(1).decode("utf-8", "replace").strip()
+            elif name is not None:
+                values.append(line)
+        with _rdkit_log() as log:
+            try:
+                mol = Chem.MolFromMolBlock("\n".join(lines[:end + 1]) + "\n")
+            except Exception as exc:  # noqa: BLE001 - RDKit raises assorted types on junk
+                mol, log = None, [f"{type(exc).__name__}: {exc}"]
+        if mol is None:
+            why = " ".join(log[0].split()).removeprefix("ERROR: ") if log else "RDKit could not read it"
+            return Record(row, None, extra, f"broken SD record: {why}")
+        return Record(row, Chem.MolToSmiles(mol), extra, None)
 
 
 def open_input(path: str | os.PathLike) -> Source:

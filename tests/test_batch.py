@@ -103,7 +103,7 @@ def test_sdf_properties_and_broken_record(tiny_dir, tmp_path):
     assert header(out)[len(CORE) + 1:] == ["title", "activity", "input_SMILES"]
     rows = read(out)
     assert [(r["row"], r["smiles"], r["title"], r["activity"]) for r in rows] == [
-        ("0", "CCO", "eth", "1.5"), ("1", "", "", ""), ("2", "", "", ""), ("3", "c1ccccc1", "benz", "7")]
+        ("0", "CCO", "eth", "1.5"), ("1", "", "", ""), ("2", "", "junk", ""), ("3", "c1ccccc1", "benz", "7")]  # a broken record keeps its title
     assert "broken SD record: Explicit valence for atom # 0 C, 5" in rows[1]["error"]
     assert rows[2]["error"].startswith("broken SD record: ")
     assert rows[0]["reference_pubchem"] == "ethanol"

@@ -297,8 +297,10 @@ def test_frozen_app(tmp_path, tiny_model):
                           text=True, timeout=600)
     assert proc.returncode == 0 and proc.stdout.strip() == f"chemnamer {__version__}", proc.stderr
 
-    proc = subprocess.run(_hide_python([str(app), "name", "CCO", "--json", "--mode", "best", "--beams", "1",
-                                        "--model", str(tiny_model)]),
+    # The bundled default model when the build had one, else the tiny model from outside.
+    shipped = (internal / "chemnamer" / "resources" / "models" / "default" / "config.json").is_file()
+    model = [] if shipped else ["--model", str(tiny_model)]
+    proc = subprocess.run(_hide_python([str(app), "name", "CCO", "--json", "--mode", "best", "--beams", "1", *model]),
                           cwd=elsewhere, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     (result,) = _json_lines(proc.stdout)
@@ -311,7 +313,7 @@ def test_frozen_app(tmp_path, tiny_model):
     proc = subprocess.run([str(app), "--help"], env=env, capture_output=True, text=True, timeout=600)
     if re.search(r"\{[^}]*\bgui\b", proc.stdout):  # the GUI command exists: an offscreen screenshot run
         shots = tmp_path / "shots"
-        proc = subprocess.run(_hide_python([str(app), "gui", "--screenshot", str(shots)]), cwd=elsewhere,
-                              env=env, capture_output=True, text=True, timeout=900)
+        proc = subprocess.run(_hide_python([str(app), "gui", "--screenshot", str(shots), *model]), cwd=elsewhere,
+                              env=env, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert list(shots.glob("*.png"))

@@ -90,6 +90,7 @@ class BatchView(QWidget):
         self.columns: list[str] = []
         self.path: str | None = None
         self._task: Task | None = None
+        self._export_task: Task | None = None
         self._t0 = 0.0
         self._build()
 
@@ -261,13 +262,24 @@ class BatchView(QWidget):
         if path:
             self.export(path, kind)
 
-    def export(self, path: str, kind: str | None = None) -> int:
+    def export(self, path: str, kind: str | None = None) -> Task:
+        """Write the results in a worker (an SD file of 100k molecules takes a while)."""
         kind = kind or ("sdf" if path.lower().endswith((".sdf", ".sd")) else "csv")
         fn = tasks.export_batch_sdf if kind == "sdf" else tasks.export_batch_csv
-        try:
-            n = fn(None, list(self.model.rows), self.columns, path)
-        except OSError as exc:
-            QMessageBox.warning(self, "Export", f"Cannot write {path}: {exc.strerror or exc}")
-            return 0
-        self.message.emit(f"Exported {n} rows to {os.path.basename(path)}")
-        return n
+        task = Task(fn, list(self.model.rows), list(self.columns), path, name=f"export-{kind}")
+        self._export_task = task
+        for b in (self.export_csv, self.export_sdf):
+            b.setEnabled(False)
+        self.eta.setText(f"writing {os.path.basename(path)}…")
+        task.done.connect(lambda n: (self.eta.setText(f"exported {n} rows to {os.path.basename(path)}"),
+                                     self.message.emit(f"Exported {n} rows to {path}")))
+        task.failed.connect(lambda msg, tb: QMessageBox.warning(self, "Export", f"Cannot write {path}: {msg}"))
+        task.finished.connect(self._export_finished)
+        task.start()
+        return task
+
+    def _export_finished(self) -> None:
+        self._export_task = None
+        if self._task is None:
+            for b in (self.export_csv, self.export_sdf):
+                b.setEnabled(bool(self.model.rows))

@@ -24,6 +24,9 @@ class HistoryModel(QAbstractTableModel):
     COLUMNS = [("created_at", "When"), ("input", "Input"), ("name", "Name"), ("verified", "✓"),
                ("score", "Score"), ("smiles", "SMILES"), ("inchikey", "InChIKey"), ("model_id", "Model")]
 
+    reloaded = Signal()
+    error = Signal(str)
+
     def __init__(self):
         super().__init__()
         self.rows: list[dict] = []
@@ -31,21 +34,40 @@ class HistoryModel(QAbstractTableModel):
         self.filters: dict = {}
         self.order_by, self.descending = "created_at", True
         self.query_ms = 0.0
+        self.loading = False
+        self._generation = 0
+        self._task: Task | None = None
 
     # --- loading --------------------------------------------------------------------------------
-    def reload(self) -> None:
-        from time import perf_counter
+    def reload(self, sync: bool = False) -> None:
+        """Count and first page for the current filters and order. In a worker (a LIKE search or an
+        unindexed sort over 100k rows takes ~0.1-0.2 s); a newer request makes an older one stale."""
+        self._generation += 1
+        gen, args = self._generation, (dict(self.filters), self.order_by, self.descending, PAGE)
+        if sync:
+            self._apply(gen, tasks.history_page(None, *args))
+            return
+        self.loading = True
+        task = Task(tasks.history_page, *args, name="history-page")
+        self._task = task
+        task.done.connect(lambda res, g=gen: self._apply(g, res))
+        task.failed.connect(lambda msg, tb, g=gen: self._failed(g, msg))
+        task.start()
 
-        from chemnamer.store import history
-
-        t0 = perf_counter()
+    def _apply(self, gen: int, res) -> None:
+        if gen != self._generation:
+            return
+        total, rows, ms = res
         self.beginResetModel()
-        try:
-            self.total = history.count_history(**self.filters)
-            self.rows = self._page(0)
-        finally:
-            self.endResetModel()
-        self.query_ms = (perf_counter() - t0) * 1000
+        self.total, self.rows, self.query_ms = total, rows, ms
+        self.endResetModel()
+        self.loading = False
+        self.reloaded.emit()
+
+    def _failed(self, gen: int, message: str) -> None:
+        if gen == self._generation:
+            self.loading = False
+            self.error.emit(message)
 
     def _page(self, offset: int) -> list[dict]:
         from chemnamer.store import history
@@ -54,7 +76,7 @@ class HistoryModel(QAbstractTableModel):
                                      descending=self.descending, **self.filters)
 
     def canFetchMore(self, parent=QModelIndex()):  # noqa: N802
-        return not parent.isValid() and len(self.rows) < self.total
+        return not parent.isValid() and not self.loading and len(self.rows) < self.total
 
     def fetchMore(self, parent=QModelIndex()):  # noqa: N802
         if parent.isValid():
@@ -127,6 +149,8 @@ class HistoryView(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.model = HistoryModel()
+        self.model.reloaded.connect(self._update_count)
+        self.model.error.connect(lambda msg: self.count_label.setText(f"History unavailable: {msg}"))
         self._export_task: Task | None = None
         self._dirty = True
         self._search_timer = QTimer(self)
@@ -217,13 +241,11 @@ class HistoryView(QWidget):
 
     def apply_filters(self) -> None:
         self.model.set_filters(**self.current_filters())
-        self._update_count()
 
     def refresh(self) -> None:
         """Reload (after new namings); keeps filters and sort order."""
         self._refresh_models()
         self.model.reload()
-        self._update_count()
         self._dirty = False
 
     def mark_dirty(self) -> None:
@@ -288,7 +310,6 @@ class HistoryView(QWidget):
 
         n = history.delete_namings(ids)
         self.model.reload()
-        self._update_count()
         self.message.emit(f"Deleted {n} naming(s)")
         return n
 

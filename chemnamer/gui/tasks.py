@@ -316,6 +316,16 @@ HISTORY_EXPORT_COLUMNS = ["id", "created_at", "input", "smiles", "inchikey", "na
                           "chosen_from", "model_id", "reference_pubchem", "reference_rule_based", "error"]
 
 
+def history_page(state, filters: dict, order_by: str, descending: bool, limit: int):
+    """(total, first page, ms) for the history table."""
+    from chemnamer.store import history
+
+    t0 = time.perf_counter()
+    total = history.count_history(**filters)
+    rows = history.query_history(limit=limit, offset=0, order_by=order_by, descending=descending, **filters)
+    return total, rows, (time.perf_counter() - t0) * 1000
+
+
 def export_history(state, path: str, filters: dict, order_by: str = "created_at", descending: bool = True,
                    page: int = 2000) -> int:
     """Every history row that matches `filters` (query_history's keywords) into a CSV file."""

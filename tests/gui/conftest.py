@@ -1,9 +1,9 @@
 """GUI test fixtures: a tiny random model on disk, one torch thread, a main window on it."""
 from __future__ import annotations
 
-import time
-
 import pytest
+
+from guihelpers import GapMeter
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -41,48 +41,6 @@ def window(qtbot, tiny_dir, monkeypatch):
     qtbot.waitUntil(lambda: session.namer is not None, timeout=120_000)
     yield win
     win.close()
-
-
-class GapMeter:
-    """Ticks a 10 ms QTimer in the GUI thread and records the longest gap between ticks."""
-
-    def __init__(self):
-        from PySide6.QtCore import QTimer
-
-        self.gaps: list[float] = []
-        self._last = None
-        self.timer = QTimer()
-        self.timer.setInterval(10)
-        self.timer.timeout.connect(self._tick)
-
-    def _tick(self):
-        now = time.perf_counter()
-        if self._last is not None:
-            self.gaps.append(now - self._last)
-        self._last = now
-
-    def start(self):
-        self._last = time.perf_counter()
-        self.timer.start()
-        return self
-
-    def stop(self):
-        self.timer.stop()
-        return self
-
-    @property
-    def max_ms(self) -> float:
-        return max(self.gaps, default=0.0) * 1000
-
-    def pct_ms(self, q: float) -> float:
-        if not self.gaps:
-            return 0.0
-        g = sorted(self.gaps)
-        return g[min(len(g) - 1, int(q * len(g)))] * 1000
-
-    def summary(self) -> str:
-        return (f"{len(self.gaps)} ticks, max gap {self.max_ms:.0f} ms, p99 {self.pct_ms(0.99):.0f} ms, "
-                f"median {self.pct_ms(0.5):.0f} ms")
 
 
 @pytest.fixture

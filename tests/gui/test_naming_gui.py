@@ -2,6 +2,8 @@
 model status; and the event loop stays responsive while a naming runs in its worker."""
 from __future__ import annotations
 
+from guihelpers import gap_bound_ms
+
 from PySide6.QtGui import QGuiApplication
 
 ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
@@ -26,7 +28,7 @@ def test_naming_view_end_to_end(window, qtbot, gap_meter):
         qtbot.waitUntil(lambda s=smiles: _shown(window, s), timeout=120_000)
     gap_meter.stop()
     print(f"\n[responsiveness] 4 namings (typing + worker): {gap_meter.summary()}")
-    assert gap_meter.max_ms < 250, gap_meter.summary()
+    assert gap_meter.max_ms < gap_bound_ms(), gap_meter.summary()
     view.set_input(ASPIRIN)
     qtbot.waitUntil(lambda: _shown(window, ASPIRIN), timeout=120_000)
 
@@ -102,10 +104,16 @@ def test_batch_view_names_file_and_exports(window, qtbot, tmp_path):
     assert view.progress.value() == 1000 and view.export_csv.isEnabled()
     import csv
 
-    n = view.export(str(tmp_path / "out.csv"))
+    def export(path):
+        task = view.export(str(path))
+        qtbot.waitUntil(lambda: task.outcome is not None, timeout=30_000)
+        assert task.outcome == "done", task.error
+        return task.result
+
+    n = export(tmp_path / "out.csv")
     rows = list(csv.DictReader(open(tmp_path / "out.csv", encoding="utf-8")))
     assert n == 3 and rows[0]["smiles"] == "CCO" and rows[0]["id"] == "a" and rows[1]["error"]
-    assert view.export(str(tmp_path / "out.sdf")) == 2
+    assert export(tmp_path / "out.sdf") == 2
     from rdkit import Chem
 
     mols = [m for m in Chem.SDMolSupplier(str(tmp_path / "out.sdf")) if m is not None]
