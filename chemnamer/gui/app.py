@@ -7,7 +7,7 @@ import tempfile
 import time
 from pathlib import Path
 
-DEFAULT_SMILES = "COc1ccc2cc([C@H](C)C(=O)O)ccc2c1"  # (S)-naproxen: a CIP label, in the PubChem table
+DEFAULT_SMILES = "CC(=O)N[C@@H](CS)C(=O)O"  # N-acetyl-L-cysteine: a CIP label, in the PubChem table
 SAMPLE_BATCH = """smiles,id
 CC(=O)Oc1ccccc1C(=O)O,aspirin
 CN1C=NC2=C1C(=O)N(C(=O)N2C)C,caffeine
@@ -68,7 +68,11 @@ def main(model: str | None = None, device: str = "auto", screenshot: str | None 
 
     run_worker_if_requested()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    if screenshot and _needs_offscreen():
+    if _needs_offscreen():
+        if not screenshot:
+            print("error: no display for the GUI (DISPLAY/WAYLAND_DISPLAY unset); use --screenshot DIR to "
+                  "render its views into PNGs, or set QT_QPA_PLATFORM", file=sys.stderr)
+            return 2
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     app = make_app()
     session, window = build(model, device)
@@ -94,13 +98,28 @@ def wait_until(predicate, timeout_s: float) -> bool:
 
 
 def save_png(widget, path: Path) -> Path:
-    """Grab a widget into a PNG (8-bit palette when it stays crisp: UI shots are mostly flat colors)."""
-    from PySide6.QtWidgets import QApplication
+    """Grab a widget into a PNG. With Pillow at hand, as a 256-colour palette PNG without dithering:
+    a UI is mostly flat colours, so it looks the same at about a third of the size."""
+    from PySide6.QtCore import QBuffer, QIODevice
+    from PySide6.QtWidgets import QApplication, QMainWindow
 
+    if isinstance(widget, QMainWindow):
+        widget.statusBar().clearMessage()
     QApplication.processEvents()
     image = widget.grab().toImage()
     path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(str(path), "PNG", 9)
+    try:
+        import io
+
+        from PIL import Image
+    except ImportError:
+        image.save(str(path), "PNG", 9)
+        return path
+    buf = QBuffer()
+    buf.open(QIODevice.WriteOnly)
+    image.save(buf, "PNG")
+    pil = Image.open(io.BytesIO(bytes(buf.data()))).convert("RGB")
+    pil.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE).save(path, optimize=True)
     return path
 
 
@@ -131,6 +150,7 @@ def take_screenshots(window, out: Path, smiles: str, timeout_s: float = 300.0) -
     # history
     window.show_view("history")
     window.history.refresh()
+    wait_until(lambda: not window.history.model.loading, 60)
     shots.append(save_png(window, out / "history.png"))
     # wizard, first page
     wizard = TrainingWizard(window.controller, session.devices, window)

@@ -48,7 +48,11 @@ class BatchModel(QAbstractTableModel):
             return self.HEADERS[section]
         return None
 
+    _ROLES = frozenset({Qt.DisplayRole, Qt.ToolTipRole, Qt.ForegroundRole, Qt.TextAlignmentRole})
+
     def data(self, index, role=Qt.DisplayRole):
+        if role not in self._ROLES:
+            return None
         r = self.rows[index.row()]
         res, col = r.result, index.column()
         if role == Qt.DisplayRole or role == Qt.ToolTipRole:
@@ -223,7 +227,7 @@ class BatchView(QWidget):
         errors = sum(1 for r in rows if r.problem)
         self.summary.setText(f"{len(rows)} rows · {named} named · "
                              f"<span style='color:{GREEN}'>{verified} verified</span> · "
-                             f"<span style='color:{RED if errors else GREY}'>{errors} problems</span>")
+                             f"<span style='color:{RED if errors else GREY}'>{errors} problem{'' if errors == 1 else 's'}</span>")
         self.summary.setTextFormat(Qt.RichText)
 
     def _on_done(self, info: dict) -> None:

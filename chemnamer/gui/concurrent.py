@@ -12,6 +12,7 @@ Rules that keep the event loop responsive:
 """
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 import time
@@ -19,7 +20,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal
 
 PROGRESS_INTERVAL_S = 0.04
 
@@ -110,16 +111,49 @@ def _release_java_thread() -> None:
 
     A thread that starts the JVM (or attaches to it) and ends still attached makes the JVM's
     shutdown wait for it at exit: the app hangs or crashes on quit."""
-    jpype = sys.modules.get("jpype")
-    if jpype is None:
+    _jpype = sys.modules.get("_jpype")  # JPype's C module: no Java class lookups at thread exit
+    if _jpype is None:
         return
     try:
-        if jpype.isJVMStarted():
-            thread = jpype.JClass("java.lang.Thread")
-            if thread.isAttached():
-                thread.detach()
+        if _jpype.isStarted() and _jpype.isThreadAttachedToJVM():
+            _jpype.detachThreadFromJVM()
     except Exception:  # noqa: BLE001 - best effort at thread exit
         pass
+
+
+_gc_timer: QTimer | None = None
+
+
+def _gc_check() -> None:
+    threshold = gc.get_threshold()
+    g0, g1, g2 = gc.get_count()
+    if g0 > threshold[0]:
+        gc.collect(0)
+        if g1 > threshold[1]:
+            gc.collect(1)
+            if g2 > threshold[2]:
+                gc.collect(2)
+
+
+def _gc_update() -> None:
+    """Python's cyclic GC runs in whichever thread happens to allocate; when that is a worker and the
+    garbage holds Qt objects, they are destroyed off the GUI thread and Qt crashes. So while any
+    task runs, automatic GC is off and the same generational collection runs on a GUI-thread timer
+    (as pyqtgraph's GarbageCollector); with no task running, automatic GC is back on."""
+    global _gc_timer
+    if _alive:
+        app = QCoreApplication.instance()
+        if _gc_timer is None and app is not None:
+            _gc_timer = QTimer(app)
+            _gc_timer.setInterval(500)
+            _gc_timer.timeout.connect(_gc_check)
+        if _gc_timer is not None and not _gc_timer.isActive():
+            _gc_timer.start()
+        gc.disable()
+    else:
+        if _gc_timer is not None:
+            _gc_timer.stop()
+        gc.enable()
 
 
 _alive: set["Task"] = set()  # running tasks, kept until their thread ends
@@ -167,6 +201,7 @@ class Task(QObject):
         self._thread = _Thread(self)
         self._thread.finished.connect(self._on_thread_finished)
         _alive.add(self)
+        _gc_update()
         self._thread.start()
         return self
 
@@ -199,6 +234,7 @@ class Task(QObject):
     def _on_thread_finished(self) -> None:
         self.finished.emit()
         _alive.discard(self)
+        _gc_update()
 
 
 def running_tasks() -> list[Task]:

@@ -112,31 +112,42 @@ class HistoryModel(QAbstractTableModel):
             return self.COLUMNS[section][1]
         return None
 
+    _ROLES = frozenset({Qt.DisplayRole, Qt.ToolTipRole, Qt.ForegroundRole, Qt.TextAlignmentRole})
+
     def data(self, index, role=Qt.DisplayRole):
-        rec = self.rows[index.row()]
+        if role not in self._ROLES:
+            return None  # the view asks ~10 roles per cell and repaint; answer the rest at once
         key = self.COLUMNS[index.column()][0]
-        value = rec.get(key)
-        if role in (Qt.DisplayRole, Qt.ToolTipRole):
-            if key == "created_at":
-                return value.astimezone().strftime("%Y-%m-%d %H:%M") if value else ""
-            if key == "verified":
-                return verified_text(value, short=True) if rec.get("name") else ""
-            if key == "score":
-                return f"{value:.3f}" if value is not None else ""
-            if key == "name" and not value:
-                return rec.get("error") or "(no name)"
-            return "" if value is None else str(value)
+        if role == Qt.TextAlignmentRole:
+            return int(Qt.AlignCenter) if key == "verified" else \
+                int(Qt.AlignRight | Qt.AlignVCenter) if key == "score" else None
+        rec = self.rows[index.row()]
         if role == Qt.ForegroundRole:
             if key == "verified":
-                return QColor(verified_color(value))
-            if key == "name" and not value:
+                return QColor(verified_color(rec.get("verified")))
+            if key == "name" and not rec.get("name"):
                 return QColor(GREY)
-        if role == Qt.TextAlignmentRole:
-            if key == "verified":
-                return int(Qt.AlignCenter)
-            if key == "score":
-                return int(Qt.AlignRight | Qt.AlignVCenter)
-        return None
+            return None
+        texts = rec.get("_texts")
+        if texts is None:  # formatted once per row, not once per paint
+            texts = rec["_texts"] = self._texts(rec)
+        return texts[index.column()]
+
+    def _texts(self, rec: dict) -> tuple:
+        out = []
+        for key, _ in self.COLUMNS:
+            value = rec.get(key)
+            if key == "created_at":
+                out.append(value.astimezone().strftime("%Y-%m-%d %H:%M") if value else "")
+            elif key == "verified":
+                out.append(verified_text(value, short=True) if rec.get("name") else "")
+            elif key == "score":
+                out.append(f"{value:.3f}" if value is not None else "")
+            elif key == "name" and not value:
+                out.append(rec.get("error") or "(no name)")
+            else:
+                out.append("" if value is None else str(value))
+        return tuple(out)
 
     def naming_id(self, row: int) -> int:
         return self.rows[row]["id"]
@@ -207,7 +218,7 @@ class HistoryView(QWidget):
         self.table.doubleClicked.connect(lambda idx: self.reopen.emit(self.model.naming_id(idx.row())))
         hh = self.table.horizontalHeader()
         hh.setMinimumSectionSize(28)
-        for col, width in enumerate((122, 170, 300, 30, 58, 190, 120, 110)):
+        for col, width in enumerate((142, 170, 300, 30, 58, 180, 120, 100)):
             self.table.setColumnWidth(col, width)
         hh.setSectionResizeMode(2, QHeaderView.Stretch)
         lay.addWidget(self.table, 1)

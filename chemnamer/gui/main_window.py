@@ -251,13 +251,7 @@ class MainWindow(QMainWindow):
     # --- closing --------------------------------------------------------------------------------
     def closeEvent(self, event):  # noqa: N802
         if self.controller.running and not self._closing:
-            box = QMessageBox(QMessageBox.Question, "Training in progress",
-                              "A model is being trained. Stop it and quit?\n\nA checkpoint is saved; resume the "
-                              "run later from the Runs view.", QMessageBox.NoButton, self)
-            stop = box.addButton("Stop training and quit", QMessageBox.AcceptRole)
-            box.addButton("Keep working", QMessageBox.RejectRole)
-            box.exec()
-            if box.clickedButton() is not stop:
+            if not self.confirm_stop_training():
                 event.ignore()
                 return
             self._closing = True
@@ -268,6 +262,15 @@ class MainWindow(QMainWindow):
             self.wizard.hide()
         concurrent.shutdown(10000)
         super().closeEvent(event)
+
+    def confirm_stop_training(self) -> bool:
+        box = QMessageBox(QMessageBox.Question, "Training in progress",
+                          "A model is being trained. Stop it and quit?\n\nA checkpoint is saved; resume the "
+                          "run later from the Runs view.", QMessageBox.NoButton, self)
+        stop = box.addButton("Stop training and quit", QMessageBox.AcceptRole)
+        box.addButton("Keep working", QMessageBox.RejectRole)
+        box.exec()
+        return box.clickedButton() is stop
 
     def _stop_training_then_close(self) -> None:
         dlg = QProgressDialog("Saving a checkpoint and stopping the training…", None, 0, 0, self)

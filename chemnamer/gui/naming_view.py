@@ -234,9 +234,10 @@ class NamingView(QWidget):
         hh.setSectionResizeMode(0, QHeaderView.Stretch)
         for i in (1, 2, 3):
             hh.setSectionResizeMode(i, QHeaderView.ResizeToContents)
-        self.cands.setMinimumHeight(150)
+        self.cands.setMinimumHeight(90)
         c.addWidget(self.cands)
-        lay.addWidget(card, 1)
+        lay.addWidget(card)
+        lay.addStretch(1)
         scroll.setWidget(body)
         return scroll
 
@@ -369,13 +370,15 @@ class NamingView(QWidget):
         self.note.setVisible(bool(note))
         # references
         ref = r.reference
+        synonyms = [x for x in (ref.synonyms or []) if x and x.lower() != (ref.common_name or "").lower()][:4]
         self._set_ref("pubchem", ref.pubchem, ref.pubchem_verified,
-                      ", ".join(x for x in (f"CID {ref.cid}" if ref.cid else "",
-                                            f"common name: {ref.common_name}" if ref.common_name else "") if x)
+                      " · ".join(x for x in (f"CID {ref.cid}" if ref.cid else "",
+                                             f"common name: {ref.common_name}" if ref.common_name else "",
+                                             f"also: {', '.join(synonyms)}" if synonyms else "") if x)
                       or ("" if ref.pubchem else "not in the PubChem table"))
         self._set_ref("rule_based", ref.rule_based, ref.rule_based_verified,
                       "openclatura" if ref.rule_based else (ref.rule_based_error or "not computed"))
-        agree = r.agreement()
+        agree = outcome.agreement or {"same_string": None, "same_structure": None}
         if agree["same_string"] is None:
             self.agreement.setText(f"<span style='color:{GREY}'>no generated name or no PubChem name to "
                                    f"compare</span>")
@@ -432,6 +435,14 @@ class NamingView(QWidget):
             item = QTableWidgetItem(why)
             item.setForeground(QColor(GREY))
             self.cands.setItem(0, 0, item)
+        self._fit_candidates()
+
+    def _fit_candidates(self) -> None:
+        """As tall as its rows (up to 8), so the card does not show an empty table."""
+        rows = min(max(self.cands.rowCount(), 1), 8)
+        height = self.cands.horizontalHeader().height() + 2 * self.cands.frameWidth() + 2
+        height += sum(self.cands.rowHeight(i) for i in range(min(rows, self.cands.rowCount()))) or 28
+        self.cands.setFixedHeight(height)
 
     def _friendly_error(self, error: str) -> str:
         return f"Cannot read this input: {error}"
@@ -455,6 +466,7 @@ class NamingView(QWidget):
         self.agreement.setText("")
         self.metrics.setText("")
         self.cands.setRowCount(0)
+        self._fit_candidates()
         for b in (self.copy_smiles, self.copy_name, self.copy_image):
             b.setEnabled(False)
 

@@ -83,8 +83,9 @@ class RunsView(QWidget):
         self.loss_plot = pg.PlotWidget()
         self.loss_plot.showGrid(x=True, y=True, alpha=0.25)
         self.loss_plot.setLabel("bottom", "step")
-        self.loss_plot.setLabel("left", "training loss")
+        self.loss_plot.setLabel("left", "training loss (log scale)")
         self.loss_plot.addLegend(offset=(-10, 10))
+        self.loss_plot.setLogMode(y=True)  # early losses are 10-100x the late ones
         self.loss_plot.hideButtons()
         pl.addWidget(self.loss_plot, 1)
         row = QHBoxLayout()
@@ -100,6 +101,9 @@ class RunsView(QWidget):
         self.metric_plot.showGrid(x=True, y=True, alpha=0.25)
         self.metric_plot.setLabel("bottom", "epoch")
         self.metric_plot.hideButtons()
+        for plot in (self.loss_plot, self.metric_plot):
+            for side in ("left", "bottom"):
+                plot.getAxis(side).enableAutoSIPrefix(False)
         pl.addWidget(self.metric_plot, 1)
         bottom.addWidget(plots)
 
@@ -118,7 +122,7 @@ class RunsView(QWidget):
         split.addWidget(bottom)
         split.setStretchFactor(0, 2)
         split.setStretchFactor(1, 5)
-        split.setSizes([200, 500])
+        split.setSizes([150, 560])
         bottom.setSizes([700, 380])
         lay.addWidget(split, 1)
         self._update_buttons()
@@ -281,6 +285,8 @@ class RunsView(QWidget):
             node = add(self.details, "final metrics", {k: v for k, v in fm.items() if k != "decoding"})
             node.setExpanded(True)
         cfg = {k: v for k, v in (run.get("config") or {}).items() if not k.startswith("_")}
+        if (cfg.get("model") or {}).get("method") == "full":  # LoRA settings do not apply
+            cfg["model"] = {k: v for k, v in cfg["model"].items() if not k.startswith("lora_")}
         for section in ("data", "format", "model", "train"):
             if section in cfg:
                 node = add(self.details, section, cfg[section])

@@ -29,6 +29,7 @@ class NamingOutcome:
     formula: str | None = None
     generated: str | None = None  # the model's own best name (what the metrics compare)
     compare: dict = field(default_factory=dict)  # exact, exact_ci, levenshtein, bleu vs PubChem
+    agreement: dict = field(default_factory=dict)  # same_string, same_structure vs PubChem
     stored_at: datetime | None = None  # set when re-opened from the history
     seconds: float = 0.0
 
@@ -38,6 +39,21 @@ def generated_name(result) -> str | None:
     if result.chosen_from == "model" and result.name:
         return result.name
     return result.candidates[0].name if result.candidates else None
+
+
+def agreement_of(result, generated: str | None) -> dict:
+    """Does the shown generated name agree with PubChem's: same string (any case), same structure?
+
+    Like NamingResult.agreement(), but about the name the view shows (the chosen, verified one when
+    there is one), not the top-scoring candidate: otherwise a verified name identical to PubChem's
+    would be reported as disagreeing whenever a wrong candidate scored higher."""
+    ref = result.reference.pubchem
+    if not ref or not generated:
+        return {"same_string": None, "same_structure": None}
+    cand = next((c for c in result.candidates if c.name == generated), None)
+    verified = cand.verified if cand is not None else (result.verified if result.name == generated else None)
+    same_structure = verified if result.reference.pubchem_verified else None
+    return {"same_string": generated.lower() == ref.lower(), "same_structure": same_structure}
 
 
 def compare_with_reference(pred: str | None, ref: str | None) -> dict:
@@ -69,7 +85,8 @@ def outcome_of(result, stored_at: datetime | None = None, seconds: float = 0.0) 
         parsed = chem.parse_smiles(result.smiles)
         formula = getattr(parsed, "formula", None)
     return NamingOutcome(result, depict(result.smiles), formula, gen,
-                         compare_with_reference(gen, result.reference.pubchem), stored_at, seconds)
+                         compare_with_reference(gen, result.reference.pubchem), agreement_of(result, gen),
+                         stored_at, seconds)
 
 
 def name_text(state, namer, text: str) -> NamingOutcome:

@@ -15,8 +15,12 @@ from chemnamer.gui.widgets import ACCENT, ElidedLabel
 
 pg.setConfigOptions(antialias=True, background="w", foreground="#3a3f47")
 
-METRIC_COLUMNS = [("exact_match", "EM"), ("exact_match_ci", "EM (any case)"), ("levenshtein", "Levenshtein"),
-                  ("bleu", "BLEU"), ("opsin_parsable", "OPSIN parses"), ("structure_match", "Same structure")]
+METRIC_COLUMNS = [("exact_match", "EM", "exact match with the reference name"),
+                  ("exact_match_ci", "EM ci", "exact match, ignoring case"),
+                  ("levenshtein", "Lev.", "normalized Levenshtein similarity (1 = identical)"),
+                  ("bleu", "BLEU", "character BLEU"),
+                  ("opsin_parsable", "Parses", "share of names OPSIN can read"),
+                  ("structure_match", "Structure", "share of names OPSIN reads to the right structure")]
 
 
 class TrainingController(QObject):
@@ -136,24 +140,30 @@ class RunMonitor(QWidget):
         lay.addLayout(prog)
 
         self.plot = pg.PlotWidget()
-        self.plot.setMinimumHeight(170)
+        self.plot.setMinimumHeight(150)
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setLabel("bottom", "step")
-        self.plot.setLabel("left", "training loss")
+        self.plot.setLabel("left", "training loss (log)")
         self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.setLogMode(y=True)
+        for side in ("left", "bottom"):
+            self.plot.getAxis(side).enableAutoSIPrefix(False)
         self.plot.hideButtons()
         self.curve = self.plot.plot([], [], pen=pg.mkPen(ACCENT, width=2), symbol="o", symbolSize=4,
                                     symbolBrush=ACCENT, symbolPen=None)
-        lay.addWidget(self.plot, 3)
+        lay.addWidget(self.plot, 5)
 
         self.metrics = QTableWidget(0, 3 + len(METRIC_COLUMNS))
-        self.metrics.setHorizontalHeaderLabels(["Epoch", "Step", "Decoding", *[t for _, t in METRIC_COLUMNS]])
+        self.metrics.setHorizontalHeaderLabels(["Epoch", "Step", "Decoding", *[t for _, t, _ in METRIC_COLUMNS]])
+        for i, (_, _, tip) in enumerate(METRIC_COLUMNS, start=3):
+            self.metrics.horizontalHeaderItem(i).setToolTip(tip)
         self.metrics.verticalHeader().setVisible(False)
+        self.metrics.verticalHeader().setDefaultSectionSize(24)
         self.metrics.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.metrics.setAlternatingRowColors(True)
         self.metrics.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
-        self.metrics.setMinimumHeight(90)
-        lay.addWidget(self.metrics, 1)
+        self.metrics.setMinimumHeight(120)
+        lay.addWidget(self.metrics, 2)
         self.log = ElidedLabel("")
         self.log.setObjectName("muted")
         lay.addWidget(self.log)
@@ -231,7 +241,7 @@ class RunMonitor(QWidget):
         r = self.metrics.rowCount()
         self.metrics.insertRow(r)
         cells = [f"{epoch:.2f}" if isinstance(epoch, (int, float)) else "", str(step or ""), decoding or ""]
-        cells += [f"{m[k]:.3f}" if isinstance(m.get(k), (int, float)) else "–" for k, _ in METRIC_COLUMNS]
+        cells += [f"{m[k]:.3f}" if isinstance(m.get(k), (int, float)) else "–" for k, _, _ in METRIC_COLUMNS]
         for c, text in enumerate(cells):
             item = QTableWidgetItem(text)
             item.setTextAlignment(Qt.AlignCenter)

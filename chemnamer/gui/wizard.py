@@ -82,8 +82,8 @@ class DataPage(QWizardPage):
         lay.addWidget(self.pubchem_box)
 
         lay.addWidget(self.src_zinc)
-        self.zinc_box = _hint("Built once with `chemnamer data zinc` (it takes hours); the split limits below "
-                              "choose how many pairs are used.")
+        self.zinc_box = _hint("Built beforehand with `chemnamer data build --source zinc --pairs N` (resumable; "
+                              "slow: every name is checked by OPSIN). The split limits choose how many are used.")
         self.zinc_box.setContentsMargins(26, 0, 0, 6)
         lay.addWidget(self.zinc_box)
 
@@ -733,6 +733,7 @@ class FinishPage(QWizardPage):
         super().__init__()
         self.wiz = wizard
         self.setTitle("Your model")
+        self.setSubTitle("Registered in the model list: name molecules with it, compare it in the Runs view.")
         lay = QVBoxLayout(self)
         self.text = QLabel()
         self.text.setWordWrap(True)
@@ -760,6 +761,39 @@ class FinishPage(QWizardPage):
     @property
     def model_id(self) -> str | None:
         return (self.wiz.controller.result or {}).get("model_id")
+
+
+class StepList(QWidget):
+    """The wizard's steps down its left side, the current one highlighted."""
+
+    def __init__(self, names: list[str]):
+        super().__init__()
+        self.setFixedWidth(190)
+        self.setObjectName("steps")
+        self.setAttribute(Qt.WA_StyledBackground, True)
+        self.setStyleSheet("QWidget#steps { background: #e9ecf1; border-right: 1px solid #d6dae1; }")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(14, 18, 10, 10)
+        lay.setSpacing(4)
+        title = QLabel("Train a model")
+        title.setStyleSheet("font-weight: 700; font-size: 11pt; color: #2b3038; padding-bottom: 8px;")
+        lay.addWidget(title)
+        self.labels = []
+        for i, name in enumerate(names, 1):
+            label = QLabel(f"{i}  {name}")
+            self.labels.append(label)
+            lay.addWidget(label)
+        lay.addStretch(1)
+
+    def set_current(self, index: int) -> None:
+        for i, label in enumerate(self.labels):
+            if i == index:
+                style = "color: white; background: #2457a6; border-radius: 6px; padding: 5px 8px; font-weight: 600;"
+            elif i < index:
+                style = "color: #1e7b34; padding: 5px 8px;"
+            else:
+                style = "color: #5b616b; padding: 5px 8px;"
+            label.setStyleSheet(style)
 
 
 # --- the wizard ------------------------------------------------------------------------------------
@@ -790,6 +824,11 @@ class TrainingWizard(QWizard):
                       self.run_page, self.finish_page]
         for p in self.pages:
             self.addPage(p)
+        self.steps = StepList(["Data", "Filters and split", "Prompt format", "Model",
+                               "Hyperparameters", "Train", "Your model"])
+        self.setSideWidget(self.steps)
+        self.currentIdChanged.connect(self.steps.set_current)
+        self.steps.set_current(0)
 
     def config(self, upto: QWizardPage | None = None) -> dict:
         """The RunConfig dict from the pages (up to and including `upto`)."""

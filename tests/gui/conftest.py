@@ -8,12 +8,15 @@ from guihelpers import GapMeter
 
 @pytest.fixture(scope="session", autouse=True)
 def one_thread():
+    import gc
+
     import torch
 
     before = torch.get_num_threads()
     torch.set_num_threads(1)  # a shared, busy machine: oversubscribed threads are ~10x slower
     yield
     torch.set_num_threads(before)
+    gc.enable()  # the GUI turns automatic GC off while its workers run; never leak that to other tests
 
 
 @pytest.fixture(scope="session")

@@ -118,3 +118,16 @@ def test_batch_view_names_file_and_exports(window, qtbot, tmp_path):
 
     mols = [m for m in Chem.SDMolSupplier(str(tmp_path / "out.sdf")) if m is not None]
     assert len(mols) == 2 and mols[0].HasProp("IUPAC_NAME") and mols[0].GetProp("id") == "a"
+
+
+def test_batch_cancel_keeps_named_rows(window, qtbot, tmp_path):
+    src = tmp_path / "many.smi"
+    src.write_text("".join(f"{'C' * (1 + i % 9)}O mol{i}\n" for i in range(80)), encoding="utf-8")
+    window.show_view("batch")
+    view = window.batch
+    assert view.start(str(src))
+    qtbot.waitUntil(lambda: len(view.model.rows) >= 8, timeout=120_000)
+    view.cancel()
+    qtbot.waitUntil(lambda: not view.running, timeout=120_000)
+    assert 8 <= len(view.model.rows) < 80
+    assert "cancelled" in view.eta.text() and view.export_csv.isEnabled() and view.open_button.isEnabled()

@@ -146,3 +146,30 @@ def test_cancel_mid_run_then_resume(wizard, qtbot):
     assert c.run_id == run["id"] and runs.get_run(run["id"])["status"] == "completed"
     assert steps[-1] > stopped_at
     assert wiz.run_page.isComplete()
+
+
+def test_own_file_with_column_pickers_and_counts(wizard, qtbot, tmp_path):
+    wiz = wizard
+    src = tmp_path / "pairs.csv"
+    rows = [("CCO", "ethanol"), ("CC(C)O", "propan-2-ol"), ("c1ccccc1C(=O)O", "benzoic acid"),
+            ("CCN", "ethanamine"), ("C1CCCCC1", "cyclohexane"), ("CC(=O)C", "propan-2-one"), ("bad((", "junk")]
+    src.write_text("id,Structure,IUPAC Name\n" + "".join(f"{i},{s},{n}\n" for i, (s, n) in enumerate(rows)),
+                   encoding="utf-8")
+    d = wiz.data_page
+    d.set_file(str(src))
+    qtbot.waitUntil(lambda: d.preview.rowCount() == len(rows), timeout=30_000)
+    assert [d.source_col.itemText(i) for i in range(d.source_col.count())] == ["id", "Structure", "IUPAC Name"]
+    d.source_col.setCurrentText("Structure")
+    d.target_col.setCurrentText("IUPAC Name")
+    assert d.isComplete()
+    _next(wiz, qtbot, wiz.filter_page)
+    f = wiz.filter_page
+    for check in f._checks():
+        check.setChecked(False)  # tiny molecules: the paper's filters would drop them all
+    f.n_valid.setValue(1)
+    f.n_test.setValue(1)
+    qtbot.waitUntil(lambda: f.counts is not None and f._task is None and not f._timer.isActive(), timeout=60_000)
+    assert f.counts["sizes"] == {"train": 4, "valid": 1, "test": 1}
+    assert "invalid SMILES" in f.count_text.text()  # the bad row is reported, not silently dropped
+    cfg = wiz.config()
+    assert cfg["data"]["source"] == "file" and cfg["data"]["source_column"] == "Structure"
