@@ -291,7 +291,10 @@ def test_frozen_app(tmp_path, tiny_model):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     home = tmp_path / "home"
-    env = _env(home, PATH="/usr/local/bin:/usr/bin:/bin")
+    # A fresh cache: the reference table is built from the bundled PubChem tables, the base model is
+    # converted from the bundled GGUF.
+    cache = tmp_path / "cache"
+    env = _env(home, PATH="/usr/local/bin:/usr/bin:/bin", CHEMNAMER_CACHE=str(cache))
 
     proc = subprocess.run(_hide_python([str(app), "--version"]), cwd=elsewhere, env=env, capture_output=True,
                           text=True, timeout=600)
@@ -309,6 +312,19 @@ def test_frozen_app(tmp_path, tiny_model):
     assert result["reference"]["pubchem"] == "ethanol"  # chemicals' tables through the runtime hook
     assert result["verified"] in (True, None)  # True with Java on the machine, None without
     assert _db_revision(home) == _head_revision()
+
+    # The SmolLM2 base: models.gguf_path() finds the GGUF in the bundle, transformers converts it.
+    proc = subprocess.run(_hide_python([str(app), "name", "CCO", "--json", "--beams", "1", "--model", "smollm2-135m"]),
+                          cwd=elsewhere, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (result,) = _json_lines(proc.stdout)
+    assert result["error"] is None and result["device"] == "cpu"
+    assert (cache / "smollm2-135m-instruct" / "model.safetensors").is_file()
+
+    # The GUI's training child: the app started with the worker flag runs the child, not the CLI.
+    proc = subprocess.run([str(app), "--chemnamer-train-worker"], input="{}\n", cwd=elsewhere, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert _json_lines(proc.stdout)[-1]["event"] == "error", proc.stdout + proc.stderr[-2000:]
 
     proc = subprocess.run([str(app), "--help"], env=env, capture_output=True, text=True, timeout=600)
     if re.search(r"\{[^}]*\bgui\b", proc.stdout):  # the GUI command exists: an offscreen screenshot run
