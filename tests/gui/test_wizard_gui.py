@@ -120,7 +120,7 @@ def test_wizard_trains_and_registers_model(wizard, qtbot, gap_meter):
 
 def test_cancel_mid_run_then_resume(wizard, qtbot):
     wiz = wizard
-    fill_pages(wiz, qtbot, epochs=6, log_every_one=True)
+    fill_pages(wiz, qtbot, epochs=3, log_every_one=True)
     c = wiz.controller
     steps = []
     c.event.connect(lambda kind, p: steps.append(p["state"]["step"]) if kind in ("log", "step") else None)
