@@ -29,7 +29,6 @@ directly. It would add a native build dependency for little extra reach.
 from __future__ import annotations
 
 import argparse
-import codecs
 import csv
 import gzip
 import importlib

@@ -5,7 +5,6 @@ molecules the accuracy is measured on. Nothing here asserts a target: it prints 
 """
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import subprocess

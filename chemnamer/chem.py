@@ -302,7 +302,7 @@ def depict_png(mol_or_smiles: Any, width: int = 400, height: int = 300) -> bytes
 
 
 def descriptors(mol: Any) -> dict:
-    """elements (incl. 'H' for any hydrogen), mw, fsp3, phenyl_rings, aromatic_rings, rings."""
+    """elements (incl. 'H' for any hydrogen), mw, fsp3, phenyl_rings, aromatic_rings, rings, fragments."""
     mol = _as_mol(mol)
     elements = {atom.GetSymbol() for atom in mol.GetAtoms()}
     if any(atom.GetTotalNumHs() for atom in mol.GetAtoms()):
@@ -322,4 +322,5 @@ def descriptors(mol: Any) -> dict:
         "phenyl_rings": phenyl,
         "aromatic_rings": rdMolDescriptors.CalcNumAromaticRings(mol),
         "rings": ring_info.NumRings(),
+        "fragments": len(Chem.GetMolFrags(mol)),
     }

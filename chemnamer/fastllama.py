@@ -16,14 +16,19 @@ import torch
 import torch.nn.functional as F
 
 
+def supported_config(cfg: dict) -> bool:
+    """A plain Llama this decoder computes exactly (config.json's keys)."""
+    rope = cfg.get("rope_parameters") or {}
+    return (cfg.get("model_type") == "llama" and not cfg.get("attention_bias", False)
+            and not cfg.get("mlp_bias", False) and rope.get("rope_type", "default") == "default"
+            and (cfg.get("rope_scaling") or {}).get("rope_type", "default") == "default"
+            and cfg.get("hidden_act", "silu") == "silu")
+
+
 def supported(model) -> bool:
     cfg = getattr(model, "config", None)
-    rope = getattr(cfg, "rope_parameters", None) or {}
-    return (getattr(cfg, "model_type", None) == "llama" and type(model).__name__ == "LlamaForCausalLM"
-            and not getattr(cfg, "attention_bias", False) and not getattr(cfg, "mlp_bias", False)
-            and rope.get("rope_type", "default") == "default"
-            and (getattr(cfg, "rope_scaling", None) or {}).get("rope_type", "default") == "default"
-            and getattr(cfg, "hidden_act", "silu") == "silu")
+    return (cfg is not None and type(model).__name__ == "LlamaForCausalLM"
+            and supported_config(cfg.to_dict()))
 
 
 @dataclass
@@ -37,31 +42,57 @@ class _Layer:
 
 
 class FastLlama:
-    def __init__(self, model):
-        cfg = model.config
-        self.n_heads = cfg.num_attention_heads
-        self.n_kv = cfg.num_key_value_heads
-        self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // self.n_heads
-        self.eps = cfg.rms_norm_eps
-        theta = (getattr(cfg, "rope_parameters", None) or {}).get("rope_theta") or getattr(cfg, "rope_theta", 10000.0)
-        inner = model.model
-        dtype = inner.embed_tokens.weight.dtype
-        self.device = inner.embed_tokens.weight.device
-        self.dtype = dtype
-        self.embed = inner.embed_tokens.weight
-        self.norm = inner.norm.weight
-        self.head = model.lm_head.weight
+    """Built from config.json's keys and tensors under Hugging Face's Llama parameter names."""
+
+    def __init__(self, cfg: dict, tensors: dict[str, torch.Tensor]):
+        self.config = cfg
+        self.n_heads = cfg["num_attention_heads"]
+        self.n_kv = cfg.get("num_key_value_heads") or self.n_heads
+        self.head_dim = cfg.get("head_dim") or cfg["hidden_size"] // self.n_heads
+        self.eps = cfg["rms_norm_eps"]
+        theta = (cfg.get("rope_parameters") or {}).get("rope_theta") or cfg.get("rope_theta", 10000.0)
+        self.embed = tensors["model.embed_tokens.weight"]
+        self.dtype = self.embed.dtype
+        self.device = self.embed.device
+        self.norm = tensors["model.norm.weight"]
+        self.head = tensors.get("lm_head.weight", self.embed)  # tied embeddings: no separate head
         self.inv_freq = 1.0 / (theta ** (torch.arange(0, self.head_dim, 2, dtype=torch.float32, device=self.device)
                                         / self.head_dim))
         self.layers = []
-        for layer in inner.layers:
-            a, m = layer.self_attn, layer.mlp
+        for i in range(cfg["num_hidden_layers"]):
+            w = {k[len(f"model.layers.{i}."):]: v for k, v in tensors.items() if k.startswith(f"model.layers.{i}.")}
             self.layers.append(_Layer(
-                layer.input_layernorm.weight,
-                torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight]).detach(),
-                a.o_proj.weight, layer.post_attention_layernorm.weight,
-                torch.cat([m.gate_proj.weight, m.up_proj.weight]).detach(), m.down_proj.weight))
+                w["input_layernorm.weight"],
+                torch.cat([w["self_attn.q_proj.weight"], w["self_attn.k_proj.weight"],
+                           w["self_attn.v_proj.weight"]]).detach(),
+                w["self_attn.o_proj.weight"], w["post_attention_layernorm.weight"],
+                torch.cat([w["mlp.gate_proj.weight"], w["mlp.up_proj.weight"]]).detach(),
+                w["mlp.down_proj.weight"]))
         self.inter = self.layers[0].wdown.shape[1] if self.layers else 0
+
+    @classmethod
+    def from_model(cls, model) -> "FastLlama":
+        """Shares the loaded model's weights (no copy for unfused tensors)."""
+        tensors = {k: v.detach() for k, v in model.named_parameters()}
+        if model.config.tie_word_embeddings:
+            tensors.pop("lm_head.weight", None)
+        return cls(model.config.to_dict(), tensors)
+
+    @classmethod
+    def from_dir(cls, directory, device: str = "cpu", dtype=torch.float32) -> "FastLlama":
+        """Straight from config.json + model.safetensors, without transformers (whose import
+        dominates a cold start)."""
+        import json
+        from pathlib import Path
+
+        from safetensors.torch import load_file
+
+        directory = Path(directory)
+        cfg = json.loads((directory / "config.json").read_text())
+        tensors = {k: v.to(device=device, dtype=dtype) for k, v in load_file(directory / "model.safetensors").items()}
+        if cfg.get("tie_word_embeddings", True):
+            tensors.pop("lm_head.weight", None)
+        return cls(cfg, tensors)
 
     # --- the network -------------------------------------------------------------------------------
     def _rms(self, x, w):

@@ -68,10 +68,13 @@ class Generator:
         if self._fast_impl is None:
             from chemnamer import fastllama
 
-            if not fastllama.supported(self.model):
+            if isinstance(self.model, fastllama.FastLlama):  # loaded without transformers
+                self._fast_impl = self.model
+            elif not fastllama.supported(self.model):
                 self.use_fast = False
                 return None
-            self._fast_impl = fastllama.FastLlama(self.model)
+            else:
+                self._fast_impl = fastllama.FastLlama.from_model(self.model)
         return self._fast_impl
 
     def _generate_fast(self, fast, ids, mask, max_new, beams, num_return, n) -> list[list[Candidate]]:

@@ -216,8 +216,32 @@ def _base_for(meta: dict) -> Path:
     return Path(resolve(base).path)
 
 
-def load(model_id: str | None = None, device: str | None = None, dtype: str = "auto") -> LoadedModel:
-    """Load a model for generation. Raises ModelError with a human message on any failure."""
+def _lite_loadable(directory: Path) -> bool:
+    """A full (not adapter) plain-Llama folder the lean decoder runs without transformers."""
+    from chemnamer import fastllama
+
+    try:
+        cfg = json.loads((directory / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return (not (directory / "adapter_config.json").exists() and (directory / "model.safetensors").is_file()
+            and (directory / "tokenizer.json").is_file() and fastllama.supported_config(cfg))
+
+
+def _load_lite(directory: Path, device: str, dtype):
+    from chemnamer.fastllama import FastLlama
+    from chemnamer.litetokenizer import LiteTokenizer
+
+    return FastLlama.from_dir(directory, device, dtype), LiteTokenizer(directory), read_meta(directory)
+
+
+def load(model_id: str | None = None, device: str | None = None, dtype: str = "auto",
+         lite: bool = False) -> LoadedModel:
+    """Load a model for generation. Raises ModelError with a human message on any failure.
+
+    lite: for naming only: a plain Llama comes back as chemnamer.fastllama.FastLlama with a
+    `tokenizers` tokenizer, never importing transformers (about half of a cold start); other models
+    load as usual."""
     import torch
 
     spec = resolve(model_id)
@@ -237,7 +261,10 @@ def load(model_id: str | None = None, device: str | None = None, dtype: str = "a
                                  f"use {BASE_ID!r} or a trained model")
             if not (model_dir / "config.json").is_file() and not (model_dir / "adapter_config.json").is_file():
                 raise ModelError(f"model {spec.id!r}: {model_dir} is missing or damaged (no config.json)")
-        model, tokenizer, meta = _load_dir(model_dir, dev, torch_dtype)
+        if lite and _lite_loadable(model_dir):
+            model, tokenizer, meta = _load_lite(model_dir, dev, torch_dtype)
+        else:
+            model, tokenizer, meta = _load_dir(model_dir, dev, torch_dtype)
     except ModelError:
         raise
     except Exception as exc:  # safetensors/json/transformers errors on damaged folders

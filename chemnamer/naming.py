@@ -71,14 +71,25 @@ class NamingResult:
         """Mean per-token probability of the chosen model name (exp of the length-normalized score)."""
         return math.exp(self.score) if self.score is not None else None
 
-    def agreement(self) -> dict:
-        """Does the generated name agree with the PubChem reference: same string / same structure?"""
+    @property
+    def generated(self) -> str | None:
+        """The model's name: the chosen one when the model produced it, else its top candidate."""
+        if self.chosen_from == "model" and self.name:
+            return self.name
+        return self.candidates[0].name if self.candidates else None
+
+    def agreement(self, generated: str | None = None) -> dict:
+        """Does the generated name (default: `generated`) agree with PubChem's: same string (any
+        case), same structure? About the name shown, not the top-scoring candidate: a verified name
+        identical to PubChem's must not read as disagreeing because a wrong candidate scored higher."""
+        generated = generated if generated is not None else self.generated
         ref = self.reference.pubchem
-        gen = self.candidates[0].name if self.candidates else None
-        if not ref or not gen:
+        if not ref or not generated:
             return {"same_string": None, "same_structure": None}
-        return {"same_string": gen.lower() == ref.lower(),
-                "same_structure": self.candidates[0].verified if self.reference.pubchem_verified else None}
+        cand = next((c for c in self.candidates if c.name == generated), None)
+        verified = cand.verified if cand is not None else (self.verified if self.name == generated else None)
+        same_structure = verified if self.reference.pubchem_verified else None
+        return {"same_string": generated.lower() == ref.lower(), "same_structure": same_structure}
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -130,8 +141,12 @@ class Namer:
         with self._lock:
             if self._generator is not None or self.model_error is not None:
                 return self._loaded
+            if self.verify:
+                from chemnamer.opsin import get_opsin
+
+                get_opsin().start_in_background()  # JVM start-up overlaps the model load
             try:
-                self._loaded = models.load(self.model_id, self.device)
+                self._loaded = models.load(self.model_id, self.device, lite=True)
                 self._generator = Generator.from_loaded(self._loaded)
             except models.ModelError as exc:
                 self.model_error = str(exc)

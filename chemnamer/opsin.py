@@ -156,6 +156,19 @@ class Opsin:
         self._jthread = jpype.JClass("java.lang.Thread")
         return jpype.JClass("uk.ac.cam.ch.wwmm.opsin.NameToStructure").getInstance()
 
+    def start_in_background(self) -> None:
+        """Start the JVM on a helper thread, so that it overlaps other start-up work (model loading);
+        the first verification then waits on the lock only for what is left."""
+        if self._started:
+            return
+
+        def run():
+            self._start()
+            if self._jthread is not None and self._jthread.isAttached():
+                self._jthread.detach()  # the JVM must not wait for this finished thread at exit
+
+        threading.Thread(target=run, name="opsin-start", daemon=True).start()
+
     def available(self) -> bool:
         self._start()
         return self._n2s is not None

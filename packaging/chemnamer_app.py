@@ -3,7 +3,7 @@
 Child processes re-enter here, because in a frozen app `sys.executable` is this program
 and there is no `python -c`:
   * the rule-based naming worker (chemnamer.reference starts `<app> --chemnamer-rule-worker`) and
-    the GUI's training child (chemnamer.gui.trainproc starts `<app> --chemnamer-train-worker`):
+    the GUI's training child (chemnamer.finetune.subprocess_run starts `<app> --chemnamer-train-worker`):
     their run_worker_if_requested() must come first, before the CLI parses arguments;
   * multiprocessing 'spawn' children (ZINC labelling pool, data loaders): freeze_support().
 """
@@ -17,9 +17,9 @@ def main() -> int:
     from chemnamer import reference
 
     reference.run_worker_if_requested()  # exits when this process is the rule-based worker
-    from chemnamer.gui import trainproc  # stdlib imports only; no Qt
+    from chemnamer.finetune import subprocess_run  # stdlib imports only; no Qt
 
-    trainproc.run_worker_if_requested()  # exits when this process is the GUI's training child
+    subprocess_run.run_worker_if_requested()  # exits when this process is the GUI's training child
     from chemnamer.cli import main as cli_main
 
     argv = sys.argv[1:]

@@ -22,6 +22,30 @@ def home(tmp_path, monkeypatch):
     return tmp_path / "home"
 
 
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory):
+    """SmolLM2's tokenizer on a random 2-layer Llama, saved like a trained model: loads in a second,
+    names nonsense quickly."""
+    from chemnamer.finetune.modelprep import base_tokenizer, tiny_model
+
+    out = tmp_path_factory.mktemp("tiny-model")
+    tok = base_tokenizer()
+    tiny_model(tok).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def one_thread():
+    """One torch thread: on a shared, busy 2-core machine oversubscribed threads are ~10x slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 _exit_status = 0
 
 

@@ -9,30 +9,12 @@ import sys
 import time
 
 import pytest
-import torch
 from rdkit import Chem
 
 from chemnamer.batchio import CORE, ROW
 from chemnamer.cli import main
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # a shared, busy machine: oversubscribed threads are ~10x slower
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    from chemnamer.finetune.modelprep import base_tokenizer, tiny_model
-
-    out = tmp_path_factory.mktemp("tiny")
-    tok = base_tokenizer()
-    tiny_model(tok).save_pretrained(out)
-    tok.save_pretrained(out)
-    return out
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def batch(tiny_dir, *args):

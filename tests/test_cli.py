@@ -9,32 +9,14 @@ import sys
 import time
 
 import pytest
-import torch
 
 from chemnamer import __version__, paths
 from chemnamer.cli import main
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
 CONTRACT = {"input", "smiles", "inchikey", "name", "verified", "score", "candidates", "reference", "model", "ms"}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # a shared, busy machine: oversubscribed threads are ~10x slower
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    from chemnamer.finetune.modelprep import base_tokenizer, tiny_model
-
-    out = tmp_path_factory.mktemp("tiny")
-    tok = base_tokenizer()
-    tiny_model(tok).save_pretrained(out)
-    tok.save_pretrained(out)
-    return out
 
 
 def cli(*args, home, stdin=None, timeout=900):

@@ -34,7 +34,7 @@ def test_supported_and_used(setup):
 def test_greedy_tokens_match_generate(setup):
     model, gen, ids, mask, width = setup
     eos = gen.eos_id
-    toks, scores = FastLlama(model).greedy(ids, mask, 12, eos)
+    toks, scores = FastLlama.from_model(model).greedy(ids, mask, 12, eos)
     ref = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=12, do_sample=False,
                          eos_token_id=eos, pad_token_id=gen.pad_id)[:, width:]
     for row, ref_row in zip(toks.tolist(), ref.tolist()):
@@ -46,7 +46,7 @@ def test_greedy_tokens_match_generate(setup):
 def test_beam_best_matches_generate(setup):
     model, gen, ids, mask, width = setup
     eos = gen.eos_id
-    fast = FastLlama(model).beam(ids[:2], mask[:2], 10, eos, 4)
+    fast = FastLlama.from_model(model).beam(ids[:2], mask[:2], 10, eos, 4)
     out = model.generate(input_ids=ids[:2], attention_mask=mask[:2], max_new_tokens=10, do_sample=False,
                          num_beams=4, num_return_sequences=4, eos_token_id=eos, pad_token_id=gen.pad_id,
                          early_stopping=True, output_scores=True, return_dict_in_generate=True)

@@ -19,11 +19,12 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 
 from chemnamer import models
 from chemnamer.naming import Namer
 from chemnamer.opsin import JAVA_MISSING, Opsin, get_opsin
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 REPO = Path(__file__).resolve().parent.parent
 ASPIRIN, ASPIRIN_KEY = "CC(=O)Oc1ccccc1C(=O)O", "BSYNRYMUTXBXSQ-UHFFFAOYSA-N"
@@ -35,14 +36,6 @@ def _fuzz_module():
     sys.modules.setdefault(spec.name, mod)
     spec.loader.exec_module(mod)
     return mod
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # the machine is shared with a training run
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

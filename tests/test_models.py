@@ -10,17 +10,6 @@ from chemnamer import models, paths
 from chemnamer.models import ModelError
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    from chemnamer.finetune.modelprep import base_tokenizer, tiny_model
-
-    out = tmp_path_factory.mktemp("tiny")
-    tok = base_tokenizer()
-    tiny_model(tok).save_pretrained(out)
-    tok.save_pretrained(out)
-    return out
-
-
 def test_list_and_resolve(tiny_dir, tmp_path):
     ids = [s.id for s in models.list_models()]
     assert ids[:2] == ["smollm2-135m", "default"]
@@ -98,3 +87,47 @@ def test_pick_device():
         assert auto in ("cpu", "mps")
         with pytest.raises(ModelError, match="CUDA is not available"):
             models.pick_device("cuda")
+
+
+def test_lite_load_names_exactly_like_transformers(tiny_dir):
+    """Naming loads a plain Llama without transformers (cold start): same ids in, same names out."""
+    from transformers import AutoTokenizer
+
+    from chemnamer.fastllama import FastLlama
+    from chemnamer.generate import Generator
+    from chemnamer.litetokenizer import LiteTokenizer
+
+    texts = ["CC(=O)Oc1ccccc1C(=O)O", "(2R)-2-aminopropanoic acid", "N,N-diméthyl — µ ✓", "SMILES: C\nIUPAC: "]
+    lite, hf = LiteTokenizer(tiny_dir), AutoTokenizer.from_pretrained(tiny_dir)
+    assert (lite.eos_token_id, lite.pad_token_id) == (hf.eos_token_id, hf.pad_token_id)
+    for text in texts:
+        ids = hf.encode(text, add_special_tokens=False)
+        assert lite.encode(text) == ids
+        assert lite.decode(ids + [hf.eos_token_id]) == hf.decode(ids + [hf.eos_token_id], skip_special_tokens=True)
+        assert [lite.convert_ids_to_tokens(i) for i in ids] == hf.convert_ids_to_tokens(ids)
+
+    fast = models.load(str(tiny_dir), device="cpu", lite=True)
+    slow = models.load(str(tiny_dir), device="cpu")
+    assert isinstance(fast.model, FastLlama) and not isinstance(slow.model, FastLlama)
+    smiles = ["CCO", "c1ccccc1", "CC(=O)Oc1ccccc1C(=O)O"]
+    for beams in (1, 3):
+        a = Generator.from_loaded(fast).generate(smiles, beams=beams, max_new_tokens=10)
+        b = Generator.from_loaded(slow).generate(smiles, beams=beams, max_new_tokens=10)
+        assert [[(c.name, round(c.score, 5)) for c in x] for x in a] == \
+            [[(c.name, round(c.score, 5)) for c in x] for x in b]
+
+
+def test_lite_load_falls_back_for_other_models(tmp_path, tiny_dir):
+    """Not a plain Llama (here: a config the lean decoder does not compute): transformers loads it."""
+    import json
+    import shutil
+
+    from chemnamer.fastllama import FastLlama
+
+    other = tmp_path / "biased"
+    shutil.copytree(tiny_dir, other)
+    cfg = json.loads((other / "config.json").read_text())
+    cfg["mlp_bias"] = True  # its weights lack the biases: transformers initializes them
+    (other / "config.json").write_text(json.dumps(cfg))
+    loaded = models.load(str(other), device="cpu", lite=True)
+    assert not isinstance(loaded.model, FastLlama)

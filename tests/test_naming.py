@@ -10,35 +10,16 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
 from chemnamer import paths
 from chemnamer.naming import Namer
 from chemnamer.opsin import JAVA_MISSING
 from chemnamer.store import history
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 ASPIRIN, ASPIRIN_KEY = "CC(=O)Oc1ccccc1C(=O)O", "BSYNRYMUTXBXSQ-UHFFFAOYSA-N"
 CONTRACT = {"input", "smiles", "inchikey", "name", "verified", "score", "candidates", "reference", "model", "ms"}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # The machine is shared with a training run: more threads than free cores is ~10x slower, not faster.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    from chemnamer.finetune.modelprep import base_tokenizer, tiny_model
-
-    out = tmp_path_factory.mktemp("tiny")
-    tok = base_tokenizer()
-    tiny_model(tok).save_pretrained(out)
-    tok.save_pretrained(out)
-    return out
 
 
 @pytest.fixture(scope="module")

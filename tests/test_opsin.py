@@ -134,3 +134,22 @@ def test_java_missing_gives_none_not_crash(tmp_path):
     assert reason == JAVA_MISSING == parse_error
     assert "needs OPSIN" in input_error and JAVA_MISSING in input_error
     assert smiles == "CCO"  # SMILES input does not need Java
+
+
+def test_background_start_then_verify_and_clean_exit():
+    """Naming starts the JVM on a helper thread while the model loads; verification waits for it,
+    and the process still exits by itself (the finished starter thread is detached from the JVM)."""
+    code = (
+        "import json, threading\n"
+        "from chemnamer.opsin import get_opsin\n"
+        "o = get_opsin()\n"
+        "o.start_in_background(); o.start_in_background()\n"
+        "v = o.verify('2-acetyloxybenzoic acid', 'BSYNRYMUTXBXSQ-UHFFFAOYSA-N')\n"
+        "names = sorted(t.name for t in threading.enumerate())\n"
+        "print(json.dumps([v.verified, o.start_s is not None, names]))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    verified, started, threads = json.loads(proc.stdout)
+    assert verified is True and started
+    assert "opsin-start" not in threads  # one starter, finished

@@ -20,11 +20,12 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 
 from chemnamer import chem, models
 from chemnamer.generate import MAX_NEW_TOKENS, Generator
 from chemnamer.naming import Namer
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 REPO = Path(__file__).resolve().parent.parent
 SMOKE = REPO / "training" / "recipes" / "smoke.toml"
@@ -39,14 +40,6 @@ def _load(name: str):
 
 
 fuzz = _load("fuzz")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # the machine is shared with a training run
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

@@ -74,7 +74,7 @@ def baseline(cfg, steps: int, batch: int) -> dict:
     from chemnamer.finetune.surgery import keep_layers
 
     train_pairs = build_splits(cfg.data)[0]
-    model, tok, _ = load_base(cfg.model.base, cfg.train.seed)
+    model, tok, _, _ = load_base(cfg.model.base, cfg.train.seed)
     keep_layers(model, cfg.model.num_layers)
     examples = format_pairs(train_pairs, Template(cfg.format.instruction, cfg.format.response_marker))
     rows = []

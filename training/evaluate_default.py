@@ -1,6 +1,7 @@
 """Accuracy of a model on the default recipe's held-out PubChem test split, in the three ways issue 5 asks.
 
     python training/evaluate_default.py --model default [--limit 1000] [--beams 4] [--out FILE.json]
+        [--run-id STAGE1 --run-id STAGE2]
 
 * mode `model`, greedy and beam: the language model alone (structure-correct = OPSIN parses the
   name to the input's InChIKey; exact match is case-insensitive against PubChem's name, whose case we
@@ -80,16 +81,21 @@ def evaluate(model_id: str, limit: int, beams: int) -> dict:
     return out
 
 
-def learning_curve(run_id: int | None) -> list[dict]:
-    if run_id is None:
-        return []
+def learning_curve(run_ids: list[int]) -> list[dict]:
+    """Validation metrics vs examples seen, over consecutive runs (stage 2 continues stage 1: its
+    examples count on from where stage 1 stopped)."""
     from chemnamer.store import runs
 
-    rows = []
-    for m in runs.run_metrics(run_id):
-        if m["decoding"] == "greedy":
-            rows.append({"examples_seen": m["examples_seen"], "epoch": round(m["epoch"] or 0, 2),
-                         **{k: m["metrics"].get(k) for k in ("exact_match_ci", "structure_match", "levenshtein", "bleu")}})
+    rows, offset = [], 0
+    for stage, run_id in enumerate(run_ids, 1):
+        last = 0
+        for m in runs.run_metrics(run_id):
+            last = max(last, m["examples_seen"] or 0)
+            if m["decoding"] == "greedy":
+                rows.append({"stage": stage, "examples_seen": offset + m["examples_seen"],
+                             "epoch": round(m["epoch"] or 0, 2),
+                             **{k: m["metrics"].get(k) for k in ("exact_match_ci", "structure_match", "levenshtein", "bleu")}})
+        offset += last
     return rows
 
 
@@ -98,7 +104,8 @@ def main() -> int:
     p.add_argument("--model", default="default")
     p.add_argument("--limit", type=int, default=1000)
     p.add_argument("--beams", type=int, default=4)
-    p.add_argument("--run-id", type=int)
+    p.add_argument("--run-id", type=int, action="append", default=[],
+                   help="run(s) that made the model, in order, for the learning curve (repeatable)")
     p.add_argument("--out")
     args = p.parse_args()
     result = evaluate(args.model, args.limit, args.beams)

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field, fields
 from typing import Iterable, Iterator
 
 from rdkit import Chem, RDLogger
-from rdkit.Chem import Descriptors, rdMolDescriptors
 
+from chemnamer import chem
 from chemnamer.data.records import Pair
 
 RDLogger.DisableLog("rdApp.*")
@@ -38,32 +38,11 @@ class FilterConfig:
         return cls(**{f.name: False for f in fields(cls) if f.type in ("bool", bool)})
 
 
-def descriptors(mol: Chem.Mol) -> dict:
-    elements = {a.GetSymbol() for a in mol.GetAtoms()}
-    if any(a.GetTotalNumHs() for a in mol.GetAtoms()):
-        elements.add("H")
-    ri = mol.GetRingInfo()
-    phenyl = sum(
-        1 for ring in ri.AtomRings()
-        if len(ring) == 6 and all(mol.GetAtomWithIdx(i).GetIsAromatic() and mol.GetAtomWithIdx(i).GetSymbol() == "C"
-                                  for i in ring)
-    )
-    return {
-        "elements": elements,
-        "mw": Descriptors.MolWt(mol),
-        "fsp3": rdMolDescriptors.CalcFractionCSP3(mol),
-        "phenyl_rings": phenyl,
-        "aromatic_rings": rdMolDescriptors.CalcNumAromaticRings(mol),
-        "rings": ri.NumRings(),
-        "fragments": len(Chem.GetMolFrags(mol)),
-    }
-
-
 def rejection(mol: Chem.Mol | None, cfg: FilterConfig) -> str | None:
     """Why a molecule fails the filters (the first reason), or None when it passes."""
     if mol is None:
         return "unparsable"
-    d = descriptors(mol)
+    d = chem.descriptors(mol)
     if cfg.single_fragment and d["fragments"] > 1:
         return "fragments"
     if cfg.elements and not d["elements"] <= PAPER_ELEMENTS:

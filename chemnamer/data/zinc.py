@@ -20,7 +20,6 @@ import importlib.util
 import itertools
 import json
 import multiprocessing
-import os
 import random
 import signal
 import threading

@@ -29,22 +29,28 @@ def base_tokenizer():
 
 
 def load_base(base: str, seed: int = 0):
-    """(model, tokenizer, base_id) in float32 on CPU, full vocabulary."""
+    """(model, tokenizer, base_id, vocab) in float32 on CPU. `vocab` is the VocabMap of a base that
+    is itself a fine-tuned, trimmed model (continued training starts from it), else None."""
     if base == TINY_ID:
         tok = base_tokenizer()
-        return tiny_model(tok, seed), tok, TINY_ID
+        return tiny_model(tok, seed), tok, TINY_ID, None
     loaded = models.load(base, device="cpu", dtype="float32")
-    if loaded.vocab is not None:
-        raise models.ModelError(f"{base!r} has a trimmed vocabulary; fine-tune from its base model instead")
-    return loaded.model.train(), loaded.tokenizer, loaded.spec.id
+    if (loaded.spec.meta or {}).get("method") == "lora":
+        raise models.ModelError(f"{base!r} is an adapter; continue from a fully fine-tuned model or its base")
+    return loaded.model.train(), loaded.tokenizer, loaded.spec.id, loaded.vocab
 
 
 def prepare(mcfg, texts, seed: int = 0, vocab: VocabMap | None = None):
-    """Returns (model, tokenizer, vocab_or_None, base_id). `texts` decide the kept vocabulary."""
-    model, tokenizer, base_id = load_base(mcfg.base, seed)
+    """Returns (model, tokenizer, vocab_or_None, base_id). `texts` decide the kept vocabulary.
+
+    From an already trimmed model (continued training) its own map is kept: rows it lacks cannot be
+    brought back, and any text still encodes, since the byte alphabet is always among the kept rows."""
+    model, tokenizer, base_id, base_vocab = load_base(mcfg.base, seed)
     if mcfg.num_layers:
         keep_layers(model, mcfg.num_layers)
-    if mcfg.trim_vocab:
+    if base_vocab is not None:
+        vocab = base_vocab
+    elif mcfg.trim_vocab:
         vocab = vocab or VocabMap.build(tokenizer, texts)
         vocab.apply(model)
     else:

@@ -41,6 +41,7 @@ def make_app():
         app = QApplication(sys.argv[:1])
         app.setApplicationName("chemnamer")
         app.setOrganizationName("chemnamer")
+        app.setDesktopFileName("chemnamer")  # Wayland/taskbars match the window to chemnamer.desktop
     apply_style(app)
     return app
 
@@ -64,7 +65,7 @@ def build(model: str | None = None, device: str = "auto"):
 
 def main(model: str | None = None, device: str = "auto", screenshot: str | None = None,
          smiles: str | None = None) -> int:
-    from chemnamer.gui.trainproc import run_worker_if_requested
+    from chemnamer.finetune.subprocess_run import run_worker_if_requested
 
     run_worker_if_requested()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -8,11 +8,11 @@ from pathlib import Path
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QMessageBox,
-                               QProgressBar, QPushButton, QTableView, QVBoxLayout, QWidget)
+                               QPushButton, QTableView, QVBoxLayout, QWidget)
 
 from chemnamer.gui import tasks
 from chemnamer.gui.concurrent import Task
-from chemnamer.gui.widgets import GREEN, GREY, RED, ElidedLabel, verified_color, verified_text
+from chemnamer.gui.widgets import GREEN, GREY, RED, ElidedLabel, progress_row, verified_color, verified_text
 
 FILE_FILTER = "Molecule files (*.csv *.tsv *.tab *.txt *.smi *.smiles *.sdf *.sd);;All files (*)"
 
@@ -123,16 +123,7 @@ class BatchView(QWidget):
             top.addWidget(b)
         lay.addLayout(top)
 
-        prog = QHBoxLayout()
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setValue(0)
-        self.progress.setFormat("")
-        prog.addWidget(self.progress, 1)
-        self.eta = QLabel("")
-        self.eta.setObjectName("muted")
-        self.eta.setMinimumWidth(220)
-        prog.addWidget(self.eta)
+        prog, self.progress, self.eta = progress_row(220)
         lay.addLayout(prog)
 
         self.model = BatchModel()

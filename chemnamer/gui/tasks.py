@@ -34,28 +34,6 @@ class NamingOutcome:
     seconds: float = 0.0
 
 
-def generated_name(result) -> str | None:
-    """The model's name: the chosen one when the model produced it, else its top candidate."""
-    if result.chosen_from == "model" and result.name:
-        return result.name
-    return result.candidates[0].name if result.candidates else None
-
-
-def agreement_of(result, generated: str | None) -> dict:
-    """Does the shown generated name agree with PubChem's: same string (any case), same structure?
-
-    Like NamingResult.agreement(), but about the name the view shows (the chosen, verified one when
-    there is one), not the top-scoring candidate: otherwise a verified name identical to PubChem's
-    would be reported as disagreeing whenever a wrong candidate scored higher."""
-    ref = result.reference.pubchem
-    if not ref or not generated:
-        return {"same_string": None, "same_structure": None}
-    cand = next((c for c in result.candidates if c.name == generated), None)
-    verified = cand.verified if cand is not None else (result.verified if result.name == generated else None)
-    same_structure = verified if result.reference.pubchem_verified else None
-    return {"same_string": generated.lower() == ref.lower(), "same_structure": same_structure}
-
-
 def compare_with_reference(pred: str | None, ref: str | None) -> dict:
     if not pred or not ref:
         return {}
@@ -77,7 +55,7 @@ def depict(smiles: str | None, size: tuple[int, int] = DEPICTION_SIZE) -> str | 
 
 
 def outcome_of(result, stored_at: datetime | None = None, seconds: float = 0.0) -> NamingOutcome:
-    gen = generated_name(result)
+    gen = result.generated
     formula = getattr(result, "formula", None)
     if result.smiles and not formula:
         from chemnamer import chem
@@ -85,7 +63,7 @@ def outcome_of(result, stored_at: datetime | None = None, seconds: float = 0.0) 
         parsed = chem.parse_smiles(result.smiles)
         formula = getattr(parsed, "formula", None)
     return NamingOutcome(result, depict(result.smiles), formula, gen,
-                         compare_with_reference(gen, result.reference.pubchem), agreement_of(result, gen),
+                         compare_with_reference(gen, result.reference.pubchem), result.agreement(gen),
                          stored_at, seconds)
 
 
@@ -382,7 +360,7 @@ def data_counts(state, config: dict) -> dict:
 
     The splits are cached by the config's hash, so the training run that follows starts at once."""
     from chemnamer.data.build import build_splits
-    from chemnamer.gui.trainproc import config_from_dict
+    from chemnamer.finetune.subprocess_run import config_from_dict
 
     cfg = config_from_dict({"data": config}).data
     t0 = time.perf_counter()

@@ -5,13 +5,13 @@ import math
 
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton,
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from chemnamer.gui import tasks
 from chemnamer.gui.concurrent import Task
-from chemnamer.gui.trainproc import run_training
-from chemnamer.gui.widgets import ACCENT, ElidedLabel
+from chemnamer.finetune.subprocess_run import run_training
+from chemnamer.gui.widgets import ACCENT, ElidedLabel, progress_row
 
 pg.setConfigOptions(antialias=True, background="w", foreground="#3a3f47")
 
@@ -24,7 +24,7 @@ METRIC_COLUMNS = [("exact_match", "EM", "exact match with the reference name"),
 
 
 class TrainingController(QObject):
-    """Runs `trainproc.run_training` in a Task. Re-emits its events; remembers the latest state.
+    """Runs `subprocess_run.run_training` in a Task. Re-emits its events; remembers the latest state.
 
     Signals: started(request), event(kind, payload), ended(status, result_or_error)."""
 
@@ -127,16 +127,7 @@ class RunMonitor(QWidget):
         top.addWidget(self.resume_button)
         lay.addLayout(top)
 
-        prog = QHBoxLayout()
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setValue(0)
-        self.progress.setFormat("")
-        prog.addWidget(self.progress, 1)
-        self.eta = QLabel("")
-        self.eta.setObjectName("muted")
-        self.eta.setMinimumWidth(260)
-        prog.addWidget(self.eta)
+        prog, self.progress, self.eta = progress_row(260)
         lay.addLayout(prog)
 
         self.plot = pg.PlotWidget()

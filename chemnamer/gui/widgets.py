@@ -6,7 +6,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QMimeData, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QIcon, QImage, QPainter, QPalette, QPen
 from PySide6.QtSvg import QSvgRenderer
-from PySide6.QtWidgets import QApplication, QFrame, QLabel, QSizePolicy, QWidget
+from PySide6.QtWidgets import QApplication, QFrame, QHBoxLayout, QLabel, QProgressBar, QSizePolicy, QWidget
 
 GREEN, RED, GREY, AMBER = "#1e7b34", "#b3261e", "#6b6f76", "#8a5a00"
 GREEN_BG, RED_BG, GREY_BG, AMBER_BG = "#e3f4e6", "#fbe4e2", "#eceef1", "#fdf1d8"
@@ -198,6 +198,21 @@ def section_label(text: str) -> QLabel:
     label = QLabel(text.upper())
     label.setObjectName("section")
     return label
+
+
+def progress_row(eta_width: int) -> tuple[QHBoxLayout, QProgressBar, QLabel]:
+    """A progress bar (0-1000, so fractions show smoothly) with a muted ETA label beside it."""
+    row = QHBoxLayout()
+    progress = QProgressBar()
+    progress.setRange(0, 1000)
+    progress.setValue(0)
+    progress.setFormat("")
+    row.addWidget(progress, 1)
+    eta = QLabel("")
+    eta.setObjectName("muted")
+    eta.setMinimumWidth(eta_width)
+    row.addWidget(eta)
+    return row, progress, eta
 
 
 def icons_dir() -> Path:

@@ -7,28 +7,11 @@ from guihelpers import GapMeter
 
 
 @pytest.fixture(scope="session", autouse=True)
-def one_thread():
+def gui_threads(one_thread):
     import gc
 
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # a shared, busy machine: oversubscribed threads are ~10x slower
     yield
-    torch.set_num_threads(before)
     gc.enable()  # the GUI turns automatic GC off while its workers run; never leak that to other tests
-
-
-@pytest.fixture(scope="session")
-def tiny_dir(tmp_path_factory):
-    """SmolLM2's tokenizer on a random 2-layer Llama: loads in a second, names nonsense quickly."""
-    from chemnamer.finetune.modelprep import base_tokenizer, tiny_model
-
-    out = tmp_path_factory.mktemp("tiny-model")
-    tok = base_tokenizer()
-    tiny_model(tok).save_pretrained(out)
-    tok.save_pretrained(out)
-    return out
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """Helpers for the GUI tests: an event-loop gap meter and the bound it is held to."""
 from __future__ import annotations
 
-import os
 import time
 
 

@@ -21,7 +21,7 @@ def test_killed_app_leaves_interrupted_run_resumed_from_dashboard(window, qtbot,
     # The training child as the app starts it; the app then "dies": its end of the pipe closes.
     out = tmp_path / "run"
     request = {"config": tiny_config(epochs=3), "output_dir": str(out), "resume": None, "threads": 1}
-    child = subprocess.Popen([sys.executable, "-m", "chemnamer.gui.trainproc"], cwd=REPO, text=True,
+    child = subprocess.Popen([sys.executable, "-m", "chemnamer.finetune.subprocess_run"], cwd=REPO, text=True,
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                              env={**os.environ, "PYTHONPATH": str(REPO)})
     child.stdin.write(json.dumps(request) + "\n")

@@ -24,7 +24,7 @@ def test_agreement_and_metrics_are_about_the_shown_name():
     assert out.compare["exact"] and out.compare["levenshtein"] == 1.0 and out.compare["bleu"] == pytest.approx(1.0)
     assert out.formula == "C5H9NO3S" and out.svg.lstrip().startswith("<?xml")
     r.reference.pubchem = None
-    assert tasks.agreement_of(r, r.name) == {"same_string": None, "same_structure": None}
+    assert r.agreement(r.name) == {"same_string": None, "same_structure": None}
 
 
 def test_history_record_round_trip():
@@ -37,7 +37,7 @@ def test_history_record_round_trip():
 
 def test_config_round_trip_and_resume_request(tmp_path):
     from chemnamer.finetune.config import RunConfig
-    from chemnamer.gui.trainproc import config_from_dict
+    from chemnamer.finetune.subprocess_run import config_from_dict
 
     d = RunConfig().to_dict()
     d["model"]["method"], d["train"]["lr"], d["_info"] = "lora", 1e-4, {"ignored": True}

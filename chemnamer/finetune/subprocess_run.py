@@ -1,4 +1,4 @@
-"""Training for the GUI: `trainer.train` in a child process, reported as plain events. No Qt here.
+"""Training in a child process, reported as plain JSON events (the GUI's wizard runs it). No Qt here.
 
 Why a child process: `train` runs Python between its torch ops, so in a thread of the GUI process it
 competes with the event loop for the GIL; tokenizer and checkpoint I/O hold the GIL for hundreds of
@@ -139,7 +139,7 @@ def _train(request: dict, relay: EventRelay, cancel) -> dict:
 # --- child process --------------------------------------------------------------------------------
 
 def child_main() -> int:
-    """`python -m chemnamer.gui.trainproc`: one training run driven over stdin/stdout."""
+    """`python -m chemnamer.finetune.subprocess_run`: one training run driven over stdin/stdout."""
     out = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
     os.dup2(2, 1)  # a library's print() must not corrupt the protocol
     lock = threading.Lock()
@@ -189,7 +189,7 @@ def _child_command() -> list[str]:
     if getattr(sys, "frozen", False):
         # A frozen app has no `-m`: its entry point must call run_worker_if_requested() first.
         return [sys.executable, WORKER_FLAG]
-    return [sys.executable, "-m", "chemnamer.gui.trainproc"]
+    return [sys.executable, "-m", "chemnamer.finetune.subprocess_run"]
 
 
 def run_worker_if_requested(argv: list[str] | None = None) -> None:
