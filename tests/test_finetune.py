@@ -135,6 +135,27 @@ def test_run_rows_and_registered_model(home, tmp_path):
     assert len(cands) == 2 and all(c.score <= 0 for cs in cands for c in cs)
 
 
+def test_continued_training_starts_from_a_trimmed_model(home, tmp_path):
+    """Stage 2 of a recipe: model.base = a fine-tuned, vocabulary-trimmed model. Its map is kept, its
+    weights are the start (the first loss is stage 1's, not a random model's), and the result loads."""
+    from chemnamer import models
+    from chemnamer.finetune.vocab import VocabMap
+
+    first = Recorder()
+    one = train(smoke("train.max_steps=24", "train.log_every=1", "train.scheduler=constant"), [first],
+                output_dir=tmp_path / "stage1", log_to_db=False)
+    stage1 = tmp_path / "stage1" / "model"
+    second = Recorder()
+    two = train(smoke(f"model.base={stage1}", "train.max_steps=4", "train.log_every=1"), [second],
+                output_dir=tmp_path / "stage2", log_to_db=False)
+    assert one.status == two.status == "completed"
+    assert VocabMap.load(tmp_path / "stage2" / "model").kept == VocabMap.load(stage1).kept
+    assert second.info["vocab"] == first.info["vocab"]
+    assert second.steps[0][1] < first.steps[0][1] - 1.0, (first.steps[:2], second.steps[:2])
+    loaded = models.load(str(tmp_path / "stage2" / "model"), device="cpu")
+    assert loaded.vocab is not None and loaded.model.config.num_hidden_layers == 2
+
+
 def test_inversion_one_swaps_every_example(home, tmp_path):
     from chemnamer.data.build import build_splits
     from chemnamer.data.formatting import Template, format_pairs
