@@ -21,6 +21,12 @@ from dataclasses import asdict, dataclass, field
 from chemnamer import chem
 from chemnamer.data.case import is_old_style, restore_case
 
+# Beam width for naming one molecule at a time (CLI `name`, the GUI). Measured on the 1,000 test
+# molecules with the default model: verified-first structure-correct 50.0 % at 4 beams, 55.3 % at 8;
+# beam+verify p50 145 -> 277 ms on the 2-core CPU. Batch naming keeps 4 for throughput.
+NAME_BEAMS = 8
+BATCH_BEAMS = 4
+
 MODES = ("model", "best")
 MAX_GENERATION_HEAVY_ATOMS = chem.MAX_HEAVY_ATOMS
 
@@ -113,7 +119,7 @@ class NamingResult:
 class Namer:
     """Holds one loaded model (lazily) and names molecules with it. Thread-safe: one naming at a time."""
 
-    def __init__(self, model_id: str | None = None, device: str | None = None, beams: int = 4,
+    def __init__(self, model_id: str | None = None, device: str | None = None, beams: int = NAME_BEAMS,
                  mode: str = "model", verify: bool = True, references: bool = True, rule_based: bool = True,
                  store: bool = True, rule_timeout_s: float = 5.0):
         if mode not in MODES:

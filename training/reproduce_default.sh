@@ -30,4 +30,5 @@ stage default-stage2 training/recipes/default-stage2.toml --set "model.base=$RUN
 # `python training/evaluate_default.py`).
 find resources/models/default -maxdepth 1 -type f ! -name MODEL_CARD.md -delete
 cp "$RUNS/default-stage2/model/"* resources/models/default/
+rm -f resources/models/default/chat_template.jinja  # a chat template the namer never uses
 echo "installed $RUNS/default-stage2/model as resources/models/default"

@@ -16,7 +16,7 @@ def add(sub) -> None:
     p = sub.add_parser("batch", help="name every molecule in a CSV/TSV/.smi/.sdf file into a CSV")
     p.add_argument("input", metavar="IN", help="CSV/TSV with a 'smiles' column (any case), .smi or .sdf")
     p.add_argument("-o", "--output", required=True, metavar="OUT.csv")
-    add_model_options(p)
+    add_model_options(p, beams=4)
     p.add_argument("--resume", action="store_true", help="continue OUT after its last complete row")
     p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     p.add_argument("--batch-size", type=int, default=8, help="molecules per generation batch (default 8)")

@@ -17,8 +17,9 @@ def add(sub) -> None:
     p.set_defaults(func=cmd_name)
 
 
-def add_model_options(p, beams: int = 4) -> None:
-    """Options shared with `chemnamer batch`."""
+def add_model_options(p, beams: int = 8) -> None:
+    """Options shared with `chemnamer batch`. beams: = naming.NAME_BEAMS / BATCH_BEAMS (literals here:
+    importing naming would load RDKit for --help)."""
     p.add_argument("--model", help="model id, model directory or hub id (default: the shipped 'default')")
     # Literal choices (= chemnamer.naming.MODES): importing naming here would load RDKit for --help.
     p.add_argument("--mode", choices=("model", "best"), default="model",

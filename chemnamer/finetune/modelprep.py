@@ -50,6 +50,10 @@ def prepare(mcfg, texts, seed: int = 0, vocab: VocabMap | None = None):
         keep_layers(model, mcfg.num_layers)
     if base_vocab is not None:
         vocab = base_vocab
+        if mcfg.method == "full":
+            # New full weights derive from the fine-tuned model's own base (its tokenizer travels
+            # with them); only an adapter needs the fine-tuned model itself underneath.
+            base_id = models.read_meta(models.resolve(base_id).path).get("base_model", base_id)
     elif mcfg.trim_vocab:
         vocab = vocab or VocabMap.build(tokenizer, texts)
         vocab.apply(model)

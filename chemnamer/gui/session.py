@@ -19,7 +19,7 @@ class Session(QObject):
     load_failed = Signal(str)
     warmed = Signal(dict)
 
-    def __init__(self, model_id: str | None = None, device: str = "auto", beams: int = 4):
+    def __init__(self, model_id: str | None = None, device: str = "auto", beams: int = 8):  # = naming.NAME_BEAMS
         super().__init__()
         self.model_id = model_id
         self.device = device or "auto"

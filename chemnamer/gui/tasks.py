@@ -120,7 +120,7 @@ def default_threads() -> int:
     return max(1, (os.cpu_count() or 2) - 1)
 
 
-def load_namer(state, model_id: str | None, device: str | None, beams: int = 4, mode: str = "model",
+def load_namer(state, model_id: str | None, device: str | None, beams: int = 8, mode: str = "model",
                required: bool = True):
     """A Namer with its model loaded. `required`: a model that does not load is an error (a model the
     user picked); otherwise the Namer falls back to reference names (the default model at start)."""
@@ -194,6 +194,7 @@ def open_batch_file(path: str):
 def batch_name(state, namer, path: str, chunk_size: int = 8) -> dict:
     """Name every record of a CSV/TSV/SMI/SDF file. Events: 'start' {columns, total}, 'rows' [BatchRow]."""
     from chemnamer import batchio
+    from chemnamer.naming import BATCH_BEAMS
 
     source = batchio.open_input(path)
     total = source.count() or 0
@@ -205,11 +206,11 @@ def batch_name(state, namer, path: str, chunk_size: int = 8) -> dict:
         results: dict = {}
         if todo:
             try:
-                results = dict(zip((r.row for r in todo), namer.name_many([r.text for r in todo])))
+                results = dict(zip((r.row for r in todo), namer.name_many([r.text for r in todo], BATCH_BEAMS)))
             except Exception:  # noqa: BLE001 - one molecule must not sink the chunk: retry one by one
                 for rec in todo:
                     try:
-                        results[rec.row] = namer.name(rec.text)
+                        results[rec.row] = namer.name(rec.text, BATCH_BEAMS)
                     except Exception as exc:  # noqa: BLE001
                         results[rec.row] = f"internal error: {type(exc).__name__}: {exc}"
         rows = []
