@@ -69,6 +69,25 @@ class FastLlama:
                 torch.cat([w["mlp.gate_proj.weight"], w["mlp.up_proj.weight"]]).detach(),
                 w["mlp.down_proj.weight"]))
         self.inter = self.layers[0].wdown.shape[1] if self.layers else 0
+        self._check_shapes(cfg)
+
+    def _check_shapes(self, cfg: dict) -> None:
+        """Weights that do not fit the config (a damaged or mixed-up folder) fail here, at load time,
+        as transformers would, not as nonsense or a crash in the middle of naming."""
+        hidden, hq, hk, hd = cfg["hidden_size"], self.n_heads, self.n_kv, self.head_dim
+        vocab = cfg.get("vocab_size", self.embed.shape[0])
+        expect = {"embed": (self.embed, (vocab, hidden)), "head": (self.head, (vocab, hidden)),
+                  "norm": (self.norm, (hidden,))}
+        for i, L in enumerate(self.layers):
+            inter = cfg.get("intermediate_size", self.inter)
+            expect.update({f"layer {i} qkv": (L.wqkv, ((hq + 2 * hk) * hd, hidden)),
+                           f"layer {i} o": (L.wo, (hidden, hq * hd)), f"layer {i} ln1": (L.ln1, (hidden,)),
+                           f"layer {i} ln2": (L.ln2, (hidden,)), f"layer {i} gate/up": (L.wgu, (2 * inter, hidden)),
+                           f"layer {i} down": (L.wdown, (hidden, inter))})
+        for what, (tensor, shape) in expect.items():
+            if tuple(tensor.shape) != shape:
+                raise ValueError(f"weights do not match config.json: {what} is {tuple(tensor.shape)}, "
+                                 f"expected {shape}")
 
     @classmethod
     def from_model(cls, model) -> "FastLlama":

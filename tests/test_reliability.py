@@ -238,6 +238,8 @@ class Spy:
                 return out
 
             fast.greedy, fast.beam = spy_greedy, spy_beam
+        if not hasattr(gen.model, "generate"):  # loaded without transformers: the fast decoder only
+            return
         generate = gen.model.generate
 
         def spy_generate(*args, **kwargs):
