@@ -109,7 +109,7 @@ class FastLlama:
         directory = Path(directory)
         cfg = json.loads((directory / "config.json").read_text())
         tensors = {k: v.to(device=device, dtype=dtype) for k, v in load_file(directory / "model.safetensors").items()}
-        if cfg.get("tie_word_embeddings", True):
+        if cfg.get("tie_word_embeddings", False):  # LlamaConfig's default: untied
             tensors.pop("lm_head.weight", None)
         return cls(cfg, tensors)
 

@@ -20,8 +20,6 @@ class LiteTokenizer:
         self.eos_token_id = self._special_id(cfg.get("eos_token"))
         self.pad_token_id = self._special_id(cfg.get("pad_token"))
         self.bos_token_id = self._special_id(cfg.get("bos_token"))
-        # transformers cleans up spaces before punctuation on decode unless told not to.
-        self._clean_spaces = bool(cfg.get("clean_up_tokenization_spaces", False))
 
     def _special_id(self, token) -> int | None:
         if isinstance(token, dict):  # older configs store AddedToken objects
@@ -35,12 +33,7 @@ class LiteTokenizer:
         return self._tok.encode(text, add_special_tokens=add_special_tokens).ids
 
     def decode(self, ids, skip_special_tokens: bool = True) -> str:
-        text = self._tok.decode([int(i) for i in ids], skip_special_tokens=skip_special_tokens)
-        if self._clean_spaces:
-            for a, b in ((" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"),
-                         (" 'm", "'m"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")):
-                text = text.replace(a, b)
-        return text
+        return self._tok.decode([int(i) for i in ids], skip_special_tokens=skip_special_tokens)
 
     def convert_ids_to_tokens(self, tid: int) -> str:
         return self._tok.id_to_token(int(tid))

@@ -222,10 +222,14 @@ def _lite_loadable(directory: Path) -> bool:
 
     try:
         cfg = json.loads((directory / "config.json").read_text())
+        tok_path = directory / "tokenizer_config.json"
+        tok_cfg = json.loads(tok_path.read_text()) if tok_path.is_file() else {}
     except (OSError, ValueError):
         return False
+    # transformers' decode-time space clean-up is not reproduced by LiteTokenizer: such models load as usual.
     return (not (directory / "adapter_config.json").exists() and (directory / "model.safetensors").is_file()
-            and (directory / "tokenizer.json").is_file() and fastllama.supported_config(cfg))
+            and (directory / "tokenizer.json").is_file() and not tok_cfg.get("clean_up_tokenization_spaces")
+            and fastllama.supported_config(cfg))
 
 
 def _load_lite(directory: Path, device: str, dtype):
