@@ -212,23 +212,33 @@ def _csv_rows(path: Path, gz: bool, where: str, report_lines: dict) -> tuple[lis
     return columns, rows()
 
 
+def _record_lines(path: Path, gz: bool, where: str, report_lines: dict) -> Iterator[tuple[int, "str | _Row"]]:
+    """(line number, text) of each non-blank line of a one-record-per-line file; a line that did not
+    decode comes as its 'encoding' error row instead of text, so it is reported, not dropped."""
+    with _open_bytes(path, gz) as fh:
+        for lineno, line in enumerate(_text_lines(fh, where, report_lines), 1):
+            if not line.strip():
+                continue
+            if lineno in report_lines:
+                yield lineno, _Row(lineno, {}, ("encoding", report_lines[lineno].split(": ", 1)[1]))
+            else:
+                yield lineno, line
+
+
 def _smi_rows(path: Path, gz: bool, where: str, report_lines: dict) -> tuple[list[str], Iterator[_Row]]:
     """A .smi file: 'SMILES name...' per line, no header (a first line that RDKit rejects and that
     says 'smiles' is taken as a header)."""
     columns = [SMILES_COLUMN, "name"]
 
     def rows() -> Iterator[_Row]:
-        with _open_bytes(path, gz) as fh:
-            for lineno, line in enumerate(_text_lines(fh, where, report_lines), 1):
-                if not line.strip():
-                    continue
-                if lineno in report_lines:
-                    yield _Row(lineno, {}, ("encoding", report_lines[lineno].split(": ", 1)[1]))
-                    continue
-                parts = line.strip().split(None, 1)
-                if lineno == 1 and parts[0].lower() == SMILES_COLUMN:
-                    continue
-                yield _Row(lineno, {SMILES_COLUMN: parts[0], "name": parts[1] if len(parts) > 1 else ""})
+        for lineno, line in _record_lines(path, gz, where, report_lines):
+            if isinstance(line, _Row):
+                yield line
+                continue
+            parts = line.strip().split(None, 1)
+            if lineno == 1 and parts[0].lower() == SMILES_COLUMN:
+                continue
+            yield _Row(lineno, {SMILES_COLUMN: parts[0], "name": parts[1] if len(parts) > 1 else ""})
 
     return columns, rows()
 
@@ -253,19 +263,16 @@ def _json_row(obj, lineno: int) -> _Row:
 
 
 def _jsonl_rows(path: Path, gz: bool, where: str, report_lines: dict) -> Iterator[_Row]:
-    with _open_bytes(path, gz) as fh:
-        for lineno, line in enumerate(_text_lines(fh, where, report_lines), 1):
-            if not line.strip():
-                continue
-            if lineno in report_lines:
-                yield _Row(lineno, {}, ("encoding", report_lines[lineno].split(": ", 1)[1]))
-                continue
-            try:
-                obj = json.loads(line)
-            except ValueError as exc:
-                yield _Row(lineno, {}, ("malformed", f"not JSON ({exc})"))
-                continue
-            yield _json_row(obj, lineno)
+    for lineno, line in _record_lines(path, gz, where, report_lines):
+        if isinstance(line, _Row):
+            yield line
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError as exc:
+            yield _Row(lineno, {}, ("malformed", f"not JSON ({exc})"))
+            continue
+        yield _json_row(obj, lineno)
 
 
 def _json_rows(path: Path, gz: bool, where: str) -> Iterator[_Row]:
