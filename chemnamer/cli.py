@@ -7,7 +7,7 @@ import importlib
 from chemnamer import __version__
 
 # Each module in chemnamer/commands registers its own subcommands (keeps merges and imports small).
-COMMAND_MODULES = ["naming", "batch", "history", "models_cmd", "train", "data", "evaluate", "runs", "bench", "gui"]
+COMMAND_MODULES = ["naming", "check", "batch", "history", "models_cmd", "train", "data", "evaluate", "runs", "bench", "gui"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -58,6 +58,7 @@ def summarize(items: list[Scored]) -> dict:
 
 def check_structures(items: list[Scored]) -> list[Scored]:
     """Fill parsable/structure_match with OPSIN; leaves them None when OPSIN is unavailable."""
+    from chemnamer import chem
     from chemnamer.opsin import get_opsin
 
     opsin = get_opsin()
@@ -68,10 +69,14 @@ def check_structures(items: list[Scored]) -> list[Scored]:
             i.parsable = i.structure_match = False
             continue
         if i.inchikey:
-            # verify() also accepts OPSIN's re-cased reading of lowercase locants ("n,n-dimethyl...").
-            v = opsin.verify(i.pred, i.inchikey)
+            # Against the structure when the source is one (tautomer and stereo count, as for a check
+            # mark), else against the InChIKey. Both accept OPSIN's re-cased reading of lowercase
+            # locants ("n,n-dimethyl...").
+            structure = chem.identity(i.source) if i.source else None
+            v = opsin.check(i.pred, i.source) if isinstance(structure, chem.Identity) else \
+                opsin.verify(i.pred, i.inchikey)
             i.structure_match = bool(v.verified)
-            i.parsable = bool(v.verified or v.parsed_inchikey)
+            i.parsable = bool(v.verified or v.smiles)
         else:
             i.parsable = bool(opsin.name_to_structure(i.pred).inchikey)
             i.structure_match = False

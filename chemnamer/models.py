@@ -23,6 +23,7 @@ from chemnamer import paths
 
 BASE_ID = "smollm2-135m"
 DEFAULT_ID = "default"
+GUIDED_ID = "guided"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # Written next to fine-tuned weights: which base they derive from, layers kept, vocabulary map.
 CHEMNAMER_META = "chemnamer.json"
@@ -114,6 +115,10 @@ def builtin_specs() -> list[ModelSpec]:
     default = paths.default_model_dir()
     specs.append(ModelSpec(DEFAULT_ID, "shipped", str(default), "fine-tuned SMILES→IUPAC namer shipped with chemnamer",
                            read_meta(default)))
+    guided = paths.guided_model_dir()
+    if (guided / "config.json").is_file():
+        specs.append(ModelSpec(GUIDED_ID, "shipped", str(guided), "guided namer: rewrites a verified rule-based "
+                               "name in PubChem's style (--mode guided)", read_meta(guided)))
     return specs
 
 
@@ -122,6 +127,20 @@ def read_meta(directory: Path | str) -> dict:
         return json.loads((Path(directory) / CHEMNAMER_META).read_text())
     except (OSError, ValueError):
         return {}
+
+
+def is_guided(model_id: str | None) -> bool:
+    """Whether a model is a guided namer: its template takes the rule-based draft ({rule}), so it names
+    in mode "guided" only (a prompt without the draft cannot be filled). Reads chemnamer.json, loads
+    nothing; an unknown model is not guided (loading it says why)."""
+    from chemnamer.data.formatting import Template
+
+    try:
+        spec = resolve(model_id)
+        template = read_meta(spec.path).get("template") if spec.path else None
+        return "rule" in Template.from_dict(template or spec.meta.get("template")).fields
+    except (ModelError, TypeError, ValueError):
+        return False
 
 
 def list_models() -> list[ModelSpec]:

@@ -7,8 +7,8 @@ Choice of the name:
   * mode "model": the best-scoring *verified* candidate, else the best-scoring one marked unverified;
   * mode "best":  as "model", but when no candidate verifies, a verified reference name
     (PubChem record, then rule-based) is chosen and `chosen_from` says so.
-A name is "verified" only when OPSIN parses it to the input's standard InChIKey, so a check mark
-never rests on the model's own confidence.
+A name is "verified" only when the structure OPSIN builds from it is the input structure, tautomer
+and stereo included (opsin.check), so a check mark never rests on the model's own confidence.
 """
 from __future__ import annotations
 
@@ -20,14 +20,23 @@ from dataclasses import asdict, dataclass, field
 
 from chemnamer import chem
 from chemnamer.data.case import is_old_style, restore_case
+from chemnamer.refnames import clean_name, is_component_list
 
-# Beam width for naming one molecule at a time (CLI `name`, the GUI). Measured on the 1,000 test
-# molecules with the default model: verified-first structure-correct 50.0 % at 4 beams, 55.3 % at 8;
-# beam+verify p50 145 -> 277 ms on the 2-core CPU. Batch naming keeps 4 for throughput.
+# Beam width for naming one molecule at a time (CLI `name`, the GUI), chosen on the default recipe's
+# 200 VALIDATION molecules (training/choose_beams.py; HF-equal beam search, early_stopping False):
+# verified-first structure-correct 37.5 % greedy, 51.5 % at 4 beams, 56.0 % at 8, 58.0 % at 12;
+# generate + verify CPU time p50 164 / 267 / 404 / 554 ms per molecule (1 thread; wall p50 0.4-1.3 s
+# with the 2-core machine at load 8-10). 12 adds 2 points (4 molecules) for 37 % more time: 8.
+# Batch naming keeps 4 for throughput (51.5 % on the same split).
 NAME_BEAMS = 8
 BATCH_BEAMS = 4
 
-MODES = ("model", "best")
+MODES = ("model", "best", "guided")
+# Mode "guided": the guided model (resources/models/guided) rewrites the verified rule-based name in
+# PubChem's style; when no rewrite verifies, the rule-based name itself is the answer.
+GUIDED_MODEL = "guided"
+# How each `chosen_from` reads in a sentence ("chosen from the PubChem reference").
+SOURCE_LABELS = {"model": "model", "guided": "guided", "pubchem": "PubChem", "rule_based": "rule-based"}
 MAX_GENERATION_HEAVY_ATOMS = chem.MAX_HEAVY_ATOMS
 
 
@@ -37,18 +46,21 @@ class CandidateResult:
     score: float
     verified: bool | None = None
     reason: str = ""
+    kind: str = ""  # opsin.Verification.kind: verified, tautomer, stereo_unspecified, ...
 
 
 @dataclass
 class References:
     pubchem: str | None = None
     pubchem_verified: bool | None = None
+    pubchem_original: str | None = None  # the table's own name when `pubchem` is its current-style form
     common_name: str | None = None
     cid: str | None = None
     synonyms: list = field(default_factory=list)
     rule_based: str | None = None
     rule_based_verified: bool | None = None
     rule_based_error: str | None = None
+    rule_based_namer: str | None = None  # which namer wrote rule_based (openclatura, else nispo)
 
 
 @dataclass
@@ -74,7 +86,9 @@ class NamingResult:
 
     @property
     def confidence(self) -> float | None:
-        """Mean per-token probability of the chosen model name (exp of the length-normalized score)."""
+        """Mean per-token probability of the chosen model name (exp of the length-normalized score).
+        Not the chance that the name is right (training/confidence_check.py: 94 % shown, 39 % right on
+        the validation molecules), so the app and the CLI's text do not show it; the JSON keeps it."""
         return math.exp(self.score) if self.score is not None else None
 
     @property
@@ -84,12 +98,18 @@ class NamingResult:
             return self.name
         return self.candidates[0].name if self.candidates else None
 
-    def agreement(self, generated: str | None = None) -> dict:
-        """Does the generated name (default: `generated`) agree with PubChem's: same string (any
-        case), same structure? About the name shown, not the top-scoring candidate: a verified name
-        identical to PubChem's must not read as disagreeing because a wrong candidate scored higher."""
-        generated = generated if generated is not None else self.generated
+    @property
+    def comparable_reference(self) -> str | None:
+        """PubChem's name when it is a name: a ';'-joined component list ("sodium;chloride") is not."""
         ref = self.reference.pubchem
+        return None if is_component_list(ref) else ref
+
+    def agreement(self, generated: str | None = None) -> dict:
+        """Does the name shown (default: `name`, whichever source it was chosen from) agree with
+        PubChem's: same string (any case), same structure? About the name shown, never the model's
+        top-scoring candidate: a ✓ name must not sit beside "same structure ✗" about another name."""
+        generated = generated if generated is not None else self.name
+        ref = self.comparable_reference
         if not ref or not generated:
             return {"same_string": None, "same_structure": None}
         cand = next((c for c in self.candidates if c.name == generated), None)
@@ -121,7 +141,7 @@ class Namer:
 
     def __init__(self, model_id: str | None = None, device: str | None = None, beams: int = NAME_BEAMS,
                  mode: str = "model", verify: bool = True, references: bool = True, rule_based: bool = True,
-                 store: bool = True, rule_timeout_s: float = 5.0):
+                 store: bool = True, rule_timeout_s: float = 5.0, guided_model_id: str | None = None):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         self.model_id = model_id
@@ -136,6 +156,11 @@ class Namer:
         self._generator = None
         self._loaded = None
         self.model_error: str | None = None
+        # the guided model, loaded on the first guided naming
+        self.guided_model_id = guided_model_id or GUIDED_MODEL
+        self._guided_generator = None
+        self._guided_loaded = None
+        self.guided_error: str | None = None
         self._lock = threading.RLock()
 
     # --- model -----------------------------------------------------------------------------------
@@ -158,6 +183,28 @@ class Namer:
                 self.model_error = str(exc)
             return self._loaded
 
+    def load_guided(self):
+        """Load the guided model now; on failure remember why (guided naming then falls back to the
+        verified rule-based name)."""
+        from chemnamer import models
+        from chemnamer.generate import Generator
+
+        with self._lock:
+            if self._guided_generator is None and self.guided_error is None:
+                try:
+                    self._guided_loaded = models.load(self.guided_model_id, self.device, lite=True)
+                    self._guided_generator = Generator.from_loaded(self._guided_loaded)
+                    if "rule" not in self._guided_generator.template.fields:
+                        self._guided_generator = None
+                        self.guided_error = f"{self.guided_model_id} is not a guided model (no {{rule}} input)"
+                except models.ModelError as exc:
+                    self.guided_error = str(exc)
+            return self._guided_loaded
+
+    @property
+    def guided_label(self) -> str:
+        return self._guided_loaded.spec.id if self._guided_loaded is not None else self.guided_model_id
+
     @property
     def model_label(self) -> str:
         if self._loaded is not None:
@@ -169,8 +216,9 @@ class Namer:
         return self._loaded.device if self._loaded is not None else None
 
     # --- naming ----------------------------------------------------------------------------------
-    def name(self, text: str, beams: int | None = None, mode: str | None = None) -> NamingResult:
-        return self.name_many([text], beams, mode)[0]
+    def name(self, text: str, beams: int | None = None, mode: str | None = None,
+             store: bool | None = None) -> NamingResult:
+        return self.name_many([text], beams, mode, store)[0]
 
     def name_many(self, texts: list[str], beams: int | None = None, mode: str | None = None,
                   store: bool | None = None) -> list[NamingResult]:
@@ -191,14 +239,22 @@ class Namer:
                     r.source, r.smiles, r.inchikey, r.formula = parsed.source, parsed.smiles, parsed.inchikey, parsed.formula
                     molecules.append((r, parsed))
                 results.append(r)
-            if molecules:
+            if molecules and mode == "guided":
+                # the draft first: the guided model's prompt holds it
+                for r, _ in molecules:
+                    self._add_references(r, mode)
+                self._generate_guided([r for r, _ in molecules], beams)
+                for r, _ in molecules:
+                    self._verify_candidates(r)
+                    self._choose(r, mode)
+            elif molecules:
                 self._generate([r for r, _ in molecules], beams)
                 for r, _ in molecules:
                     self._verify_candidates(r)
                     self._add_references(r, mode)
                     self._choose(r, mode)
             for r in results:
-                r.model = self.model_label
+                r.model = self.guided_label if mode == "guided" else self.model_label
                 r.device = self.device_label
                 r.ms["total"] = round(sum(v for k, v in r.ms.items() if k != "total"), 2)
             if store if store is not None else self.store:
@@ -218,6 +274,29 @@ class Namer:
             r.candidates = [CandidateResult(c.name, round(c.score, 5)) for c in cs]
             r.ms["generate"] = round(per, 2)
 
+    def _generate_guided(self, results: list[NamingResult], beams: int) -> None:
+        """Rewrite each molecule's verified rule-based draft; molecules without one get no candidates."""
+        with_draft = [r for r in results if r.reference.rule_based and r.reference.rule_based_verified]
+        for r in results:
+            if r not in with_draft:
+                _add_note(r, "no verified rule-based name to rewrite")
+        if not with_draft:
+            return
+        self.load_guided()
+        if self._guided_generator is None:
+            for r in with_draft:
+                _add_note(r, f"guided model unavailable ({self.guided_error})")
+            return
+        t0 = time.perf_counter()
+        # The guided model was trained on every SMILES form (augmentation): the input goes as typed.
+        inputs = [{"source": r.input.strip() if r.source == "smiles" else r.smiles, "rule": r.reference.rule_based}
+                  for r in with_draft]
+        cands = self._guided_generator.generate(inputs, beams=beams, num_return=beams)
+        per = _ms(t0) / len(with_draft)
+        for r, cs in zip(with_draft, cands):
+            r.candidates = [CandidateResult(c.name, round(c.score, 5)) for c in cs]
+            r.ms["generate"] = round(per, 2)
+
     def _verify_candidates(self, r: NamingResult) -> None:
         if not self.verify or not r.candidates:
             return
@@ -226,8 +305,8 @@ class Namer:
         t0 = time.perf_counter()
         opsin = get_opsin()
         for c in r.candidates:
-            v = opsin.verify(c.name, r.inchikey)
-            c.verified, c.reason = v.verified, v.reason
+            v = opsin.check(c.name, r.smiles)
+            c.verified, c.reason, c.kind = v.verified, v.reason, v.kind
         r.ms["verify"] = _ms(t0)
 
     def _add_references(self, r: NamingResult, mode: str) -> None:
@@ -243,33 +322,65 @@ class Namer:
             _add_note(r, f"reference table unavailable: {exc}")
         if rec is not None:
             # The table is lowercased; show IUPAC capitals (N-, (2R), 1H-) like every other name here.
-            r.reference.pubchem = restore_case(rec.iupac_name) if rec.iupac_name else None
-            r.reference.common_name = rec.common_name or None
+            # Markup ("$l^{5}") printed as IUPAC does (λ⁵) or dropped, never shown raw (chemnamer.refnames).
+            r.reference.pubchem = clean_name(restore_case(rec.iupac_name)) if rec.iupac_name else None
+            if r.reference.pubchem and is_old_style(rec.iupac_name):
+                # "4-chloranylbenzamide" is shown as "4-chlorobenzamide", the table's name below it;
+                # the conversion is kept only when OPSIN reads it as this structure (checked below)
+                from chemnamer.data.oldstyle import convert
+
+                r.reference.pubchem_original = r.reference.pubchem
+                r.reference.pubchem = clean_name(restore_case(convert(rec.iupac_name)))
+            r.reference.common_name = clean_name(rec.common_name)
             r.reference.cid = str(rec.cid) if rec.cid is not None else None
-            r.reference.synonyms = list(rec.synonyms[:20])
-            if self.verify and r.reference.pubchem:
+            r.reference.synonyms = [x for x in map(clean_name, rec.synonyms[:20]) if x]
+            # "sodium;chloride" lists a salt's parts: not a name, so never verified, compared or chosen.
+            if self.verify and r.reference.pubchem and not is_component_list(r.reference.pubchem):
                 from chemnamer.opsin import get_opsin
 
-                r.reference.pubchem_verified = get_opsin().verify(r.reference.pubchem, r.inchikey).verified
+                r.reference.pubchem_verified = get_opsin().check(r.reference.pubchem, r.smiles).verified
+                if not r.reference.pubchem_verified and r.reference.pubchem_original:
+                    # a conversion that OPSIN does not read as this molecule is not shown
+                    r.reference.pubchem, r.reference.pubchem_original = r.reference.pubchem_original, None
+                    r.reference.pubchem_verified = get_opsin().check(r.reference.pubchem, r.smiles).verified
         r.ms["reference"] = _ms(t0)
         # The rule-based name costs milliseconds to seconds: compute it when it can be shown or chosen.
-        if self.rule_based and (mode == "best" or self.references):
+        if self.rule_based and (mode in ("best", "guided") or self.references):
             t0 = time.perf_counter()
-            from chemnamer.reference import rule_based_name
-
-            rb = rule_based_name(r.smiles, timeout_s=self.rule_timeout_s)
-            r.reference.rule_based, r.reference.rule_based_error = rb.name, rb.error
-            if rb.name and self.verify:
-                from chemnamer.opsin import get_opsin
-
-                r.reference.rule_based_verified = get_opsin().verify(rb.name, r.inchikey).verified
+            self._add_rule_based(r)
             r.ms["rule_based"] = _ms(t0)
+
+    def _add_rule_based(self, r: NamingResult) -> None:
+        """The first rule-based name that OPSIN verifies, openclatura's before nispo's (97.6 % and
+        93.2 % structure-correct on drug-like PubChem compounds, 99.1 % for either); nispo runs only
+        when openclatura's name is missing or wrong. Without verification, openclatura's name."""
+        from chemnamer.opsin import get_opsin
+        from chemnamer.reference import NAMERS, rule_based_name
+
+        errors = []
+        for namer in NAMERS:
+            rb = rule_based_name(r.smiles, timeout_s=self.rule_timeout_s, namer=namer)
+            if rb.error:
+                errors.append(rb.error)
+            if not rb.name:
+                continue
+            verified = get_opsin().check(rb.name, r.smiles).verified if self.verify else None
+            if r.reference.rule_based is None or verified:
+                r.reference.rule_based, r.reference.rule_based_verified = rb.name, verified
+                r.reference.rule_based_namer = namer
+            if verified or not self.verify:
+                break
+        r.reference.rule_based_error = None if r.reference.rule_based_verified else "; ".join(errors) or None
 
     def _choose(self, r: NamingResult, mode: str) -> None:
         if r.candidates:
             verified = [c for c in r.candidates if c.verified]
             best = verified[0] if verified else r.candidates[0]
             r.name, r.verified, r.score, r.chosen_from = best.name, best.verified, best.score, "model"
+        if mode == "guided" and not r.verified and r.reference.rule_based_verified:
+            was = "no rewrite verified" if r.candidates else "no rewrite"
+            r.name, r.verified, r.score, r.chosen_from = r.reference.rule_based, True, None, "rule_based"
+            _add_note(r, f"{was}: using the verified rule-based name ({r.reference.rule_based_namer})")
         if mode == "best" and not r.verified:
             refs = [("pubchem", r.reference.pubchem, r.reference.pubchem_verified),
                     ("rule_based", r.reference.rule_based, r.reference.rule_based_verified)]
@@ -279,7 +390,7 @@ class Namer:
                 if name and ok:
                     was = "no candidate verified" if r.candidates else "no model candidates"
                     r.name, r.verified, r.score, r.chosen_from = name, True, None, source
-                    _add_note(r, f"{was}: using the verified {source.replace('_', '-')} reference name")
+                    _add_note(r, f"{was}: using the verified {SOURCE_LABELS[source]} reference name")
                     break
         if r.name is None and not r.error:
             r.error = None

@@ -1,11 +1,15 @@
-"""OPSIN (name → structure) kept running in-process, and name verification by InChIKey.
+"""OPSIN (name → structure) kept running in-process, and name verification.
 
 One JVM serves the whole process: it starts lazily (~1 s) on the first name, through JPype, with the
-OPSIN jar that py2opsin ships; afterwards a name costs about a millisecond. Structures are compared
-by *standard* InChIKey, computed by RDKit on both sides (chem.py), so OPSIN's and RDKit's InChI
-builds can never disagree on options.
+OPSIN jar that py2opsin ships; afterwards a name costs about a millisecond.
 
-Without Java every call still returns a value: `Verification(verified=None, reason=...)`.
+`check(name, smiles)` is the verification every check mark rests on: the structure OPSIN builds from
+the name must be the input structure, tautomer and stereo included (chem.compare: canonical isomeric
+SMILES after the same standardization of both sides). When it is not, `kind` says why. The older
+`verify(name, inchikey)` compares standard InChIKeys only, which merge mobile-H tautomers
+("pyridin-2-ol" passes for 2-pyridone); it stays for callers that have nothing but a key.
+
+Without Java every call still returns a value: `Verification(verified=None, kind="unavailable")`.
 
 Processes: a JVM does not survive fork(). Worker pools that may touch OPSIN must use the 'spawn'
 context (`multiprocessing.get_context("spawn")`); each worker then starts its own JVM. JPype also
@@ -23,6 +27,7 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 
+from chemnamer import chem
 from chemnamer.chem import inchikey_of_smiles
 
 JAVA_MISSING = "Java not found: install Java 17 for verification"
@@ -37,11 +42,24 @@ class Parsed:
     error: str | None
 
 
+# What a verification found; only VERIFIED earns a check mark.
+VERIFIED, TAUTOMER, STEREO_UNSPECIFIED, OTHER_STEREO, CONSTITUTION, UNPARSABLE, UNAVAILABLE = (
+    "verified", chem.TAUTOMER, chem.STEREO_UNSPECIFIED, chem.OTHER_STEREO, chem.CONSTITUTION, "unparsable",
+    "unavailable")
+KIND_LABELS = {VERIFIED: "verified", TAUTOMER: "different tautomer", STEREO_UNSPECIFIED: "stereo unspecified",
+               OTHER_STEREO: "other stereo", CONSTITUTION: "different constitution",
+               UNPARSABLE: "unparsable", UNAVAILABLE: "not checked"}
+# Of two readings of a lowercased name, the closer one is reported.
+_CLOSENESS = [VERIFIED, STEREO_UNSPECIFIED, OTHER_STEREO, TAUTOMER, CONSTITUTION, UNPARSABLE]
+
+
 @dataclass
 class Verification:
-    verified: bool | None  # None: could not check (no Java, no expected InChIKey)
+    verified: bool | None  # None: could not check (no Java, nothing to compare with)
     reason: str
     parsed_inchikey: str | None = None
+    kind: str = ""  # one of KIND_LABELS
+    smiles: str | None = None  # the structure OPSIN read (check: canonical SMILES after standardization)
 
 
 def find_jar() -> str | None:
@@ -199,10 +217,17 @@ class Opsin:
             return Parsed(None, None, "empty name")
         if len(name) > MAX_NAME_CHARS:
             return Parsed(None, None, f"name too long: {len(name)} characters")
+        odd = next((i for i, ch in enumerate(name) if ord(ch) > 0xFFFF or 0xD800 <= ord(ch) <= 0xDFFF), None)
+        if odd is not None:
+            # No name has emoji or other characters beyond the BMP; OPSIN would echo them back in a
+            # form Python cannot decode ("'utf-8' codec can't decode byte 0xed").
+            return Parsed(None, None, f"character {name[odd]!r} at position {odd + 1} cannot be part of a name")
         try:
             ok, smiles, message = self._parse(name)
             if not ok and _recase(name) != name:
                 ok, smiles, _ = self._parse(_recase(name))
+        except UnicodeDecodeError:  # a message JPype cannot decode; the characters are the cause
+            return Parsed(None, None, "OPSIN could not parse the name (unusual characters)")
         except Exception as exc:  # noqa: BLE001 - a Java exception must not take the caller down
             return Parsed(None, None, f"OPSIN error: {exc}")
         if not ok or not smiles:
@@ -214,33 +239,68 @@ class Opsin:
             return Parsed(smiles, None, "no InChIKey for OPSIN's structure")
         return Parsed(smiles, key, None)
 
-    def verify(self, name: str, inchikey: str) -> Verification:
-        """Does `name` denote the structure with this standard InChIKey?
+    def check(self, name: str, smiles: str) -> Verification:
+        """Does `name` denote exactly the structure `smiles`, tautomer and stereo included?
 
         A lowercased name is ambiguous: OPSIN reads "n-methyl-n-prop-2-ynyl..." with n = normal,
-        while PubChem meant the N locant. Either reading giving the expected structure verifies.
+        while PubChem meant the N locant. Both readings are compared; the closer one is reported.
         """
         if not self.available():
-            return Verification(None, self._reason or JAVA_MISSING)
+            return Verification(None, self._reason or JAVA_MISSING, kind=UNAVAILABLE)
+        want = chem.identity(smiles) if smiles else chem.ChemError("empty input")
+        if isinstance(want, chem.ChemError):
+            return Verification(None, f"no structure to compare with ({want.message})", kind=UNAVAILABLE)
+        found = self._check_reading(name, want)
+        if found.kind != VERIFIED and _recase(name) != name:
+            recased = self._check_reading(_recase(name), want)
+            if _CLOSENESS.index(recased.kind) < _CLOSENESS.index(found.kind):
+                found = recased
+        return found
+
+    def _check_reading(self, name: str, want: chem.Identity) -> Verification:
+        parsed = self.name_to_structure(name)
+        if parsed.smiles is None:
+            return Verification(False, f"OPSIN could not parse: {parsed.error}", kind=UNPARSABLE)
+        got = chem.identity(parsed.smiles)
+        if isinstance(got, chem.ChemError):
+            return Verification(False, f"RDKit cannot read OPSIN's structure {parsed.smiles}: {got.message}",
+                                parsed.inchikey, UNPARSABLE, parsed.smiles)
+        diff = chem.compare(want, got)
+        if diff.kind == chem.SAME:
+            return Verification(True, "OPSIN reads the name as this structure", parsed.inchikey, VERIFIED, got.smiles)
+        return Verification(False, diff.reason, parsed.inchikey, diff.kind, got.smiles)
+
+    def verify(self, name: str, inchikey: str) -> Verification:
+        """Does `name` denote the structure with this standard InChIKey? Lenient: a standard InChIKey
+        merges mobile-H tautomers. For callers that have only a key; with a structure use `check`.
+
+        Either reading of a lowercased name (see `check`) giving the expected key verifies.
+        """
+        if not self.available():
+            return Verification(None, self._reason or JAVA_MISSING, kind=UNAVAILABLE)
         expected = (inchikey or "").strip().upper()
         if not expected:
-            return Verification(None, "no InChIKey to compare with")
+            return Verification(None, "no InChIKey to compare with", kind=UNAVAILABLE)
         parsed = self.name_to_structure(name)
         if parsed.inchikey != expected and _recase(name) != name:
             recased = self.name_to_structure(_recase(name))
             if recased.inchikey == expected or parsed.smiles is None:
                 parsed = recased
         if parsed.smiles is None:
-            return Verification(False, f"OPSIN could not parse: {parsed.error}")
+            return Verification(False, f"OPSIN could not parse: {parsed.error}", kind=UNPARSABLE)
         if parsed.inchikey is None:
-            return Verification(False, f"OPSIN's structure has no InChIKey ({parsed.smiles})")
+            return Verification(False, f"OPSIN's structure has no InChIKey ({parsed.smiles})", kind=UNPARSABLE,
+                                smiles=parsed.smiles)
         if parsed.inchikey == expected:
-            return Verification(True, "OPSIN parses it to the same structure", parsed.inchikey)
-        detail = parsed.inchikey
+            return Verification(True, "OPSIN parses it to the same structure", parsed.inchikey, VERIFIED,
+                                parsed.smiles)
+        detail, kind = parsed.inchikey, CONSTITUTION
         if parsed.inchikey[:14] == expected[:14]:
             # First block = connectivity: only stereo, isotopes or protonation differ.
             detail += ": same connectivity, other stereo/isotopes/charge"
-        return Verification(False, f"parses to a different structure ({detail})", parsed.inchikey)
+            kind = OTHER_STEREO
+        return Verification(False, f"parses to a different structure ({detail})", parsed.inchikey, kind,
+                            parsed.smiles)
 
 
 _instance: Opsin | None = None

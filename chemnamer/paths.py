@@ -46,4 +46,14 @@ def resources_dir() -> Path:
 
 
 def default_model_dir() -> Path:
-    return resources_dir() / "models" / "default"
+    """The shipped model. `CHEMNAMER_DEFAULT_MODEL` puts it elsewhere: a package that ships the weights
+    apart, and the tests of the missing-model path (the repository ships the model)."""
+    env = os.environ.get("CHEMNAMER_DEFAULT_MODEL")
+    return Path(env) if env else resources_dir() / "models" / "default"
+
+
+def guided_model_dir() -> Path:
+    """The shipped guided model (SMILES + rule-based draft → PubChem's name); `CHEMNAMER_GUIDED_MODEL`
+    puts it elsewhere, as CHEMNAMER_DEFAULT_MODEL does for the default."""
+    env = os.environ.get("CHEMNAMER_GUIDED_MODEL")
+    return Path(env) if env else resources_dir() / "models" / "guided"

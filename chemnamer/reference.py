@@ -286,21 +286,43 @@ class RuleName:
 WORKER_FLAG = "--chemnamer-rule-worker"
 
 
-def _worker_command() -> list[str]:
+# The rule-based namers, in the order their names are preferred (openclatura: 97.6 % structure-correct
+# on 1,000 drug-like PubChem compounds, nispo 93.2 %, either one 99.1 %).
+NAMERS = ("openclatura", "nispo")
+
+
+def _worker_command(namer: str = "openclatura") -> list[str]:
     if getattr(sys, "frozen", False):
         # A frozen app has no `python -c`: its entry point must call run_worker_if_requested() first.
-        return [sys.executable, WORKER_FLAG]
-    return [sys.executable, "-c", "from chemnamer.reference import _rule_worker; _rule_worker()"]
+        return [sys.executable, WORKER_FLAG, namer]
+    return [sys.executable, "-c", f"from chemnamer.reference import _rule_worker; _rule_worker({namer!r})"]
 
 
 def run_worker_if_requested(argv: list[str] | None = None) -> None:
-    """For frozen builds: become the rule-based worker when started with WORKER_FLAG."""
-    if WORKER_FLAG in (sys.argv if argv is None else argv):
-        _rule_worker()
+    """For frozen builds: become the rule-based worker when started with WORKER_FLAG [NAMER]."""
+    argv = sys.argv if argv is None else argv
+    if WORKER_FLAG in argv:
+        rest = argv[argv.index(WORKER_FLAG) + 1:]
+        _rule_worker(rest[0] if rest else "openclatura")
         sys.exit(0)
 
 
-def _rule_worker() -> None:
+def _namer_function(namer: str):
+    """SMILES → name ('' or an exception when it has none), after paying the import and warm-up cost
+    before 'ready' (nispo's first call loads its rule tables: ~2-17 s, longer than a naming timeout)."""
+    if namer == "openclatura":
+        import openclatura
+
+        return openclatura.name_smiles
+    if namer == "nispo":
+        import nispo
+
+        nispo.smiles_to_iupac("CCO")
+        return nispo.smiles_to_iupac
+    raise ValueError(f"unknown rule-based namer {namer!r}; one of {', '.join(NAMERS)}")
+
+
+def _rule_worker(namer: str = "openclatura") -> None:
     """Child process: JSON lines in (SMILES), JSON lines out ([name, error]) until stdin closes."""
     # The protocol keeps the real stdout; a library's stray print goes to stderr instead.
     out = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
@@ -312,24 +334,25 @@ def _rule_worker() -> None:
 
         warnings.simplefilter("ignore")
         RDLogger.DisableLog("rdApp.*")
-        import openclatura
+        name_smiles = _namer_function(namer)
     except Exception as exc:  # noqa: BLE001 - reported to the parent as a value
-        out.write(json.dumps(["ready", f"openclatura unavailable: {type(exc).__name__}: {exc}"]) + "\n")
+        out.write(json.dumps(["ready", f"{namer} unavailable: {type(exc).__name__}: {exc}"]) + "\n")
         return
     out.write(json.dumps(["ready", None]) + "\n")
     for line in sys.stdin:
         smiles = json.loads(line)
         try:
-            name = openclatura.name_smiles(smiles)
-            # openclatura returns '' rather than raising when it has no name.
-            result = [name, None] if name else [None, "openclatura could not name this structure"]
+            name = name_smiles(smiles)
+            # the namers return '' rather than raising when they have no name
+            result = [name, None] if name else [None, f"{namer} could not name this structure"]
         except Exception as exc:  # noqa: BLE001
-            result = [None, f"openclatura failed: {type(exc).__name__}: {exc}"]
+            result = [None, f"{namer} failed: {type(exc).__name__}: {exc}"]
         out.write(json.dumps(result) + "\n")
 
 
 class RuleNamer:
-    """openclatura in a reusable worker process; killed and restarted after a timeout.
+    """A rule-based namer (openclatura or nispo) in a reusable worker process; killed and restarted
+    after a timeout.
 
     The worker is a plain `python -c` child speaking JSON lines, not a multiprocessing 'spawn'
     Process: spawn re-imports the parent's __main__ (the CLI or GUI entry, with torch and Qt) in the
@@ -339,7 +362,10 @@ class RuleNamer:
 
     START_TIMEOUT_S = 120.0  # a cold start on a busy machine; not counted in the naming timeout
 
-    def __init__(self):
+    def __init__(self, namer: str = "openclatura"):
+        if namer not in NAMERS:
+            raise ValueError(f"unknown rule-based namer {namer!r}; one of {', '.join(NAMERS)}")
+        self.namer = namer
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
         self._replies: queue.Queue | None = None
@@ -354,7 +380,7 @@ class RuleNamer:
         # The child must import this chemnamer even when it is not installed (a source checkout).
         root = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-        proc = subprocess.Popen(_worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        proc = subprocess.Popen(_worker_command(self.namer), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 env=env, text=True, encoding="utf-8", bufsize=1)
         replies: queue.Queue = queue.Queue()
         # A reader thread turns the pipe into a queue: queue.get(timeout=) works on every platform.
@@ -448,19 +474,19 @@ def _pump(stream, replies: queue.Queue) -> None:
     replies.put(_EOF)
 
 
-_rule_namer: RuleNamer | None = None
+_rule_namers: dict[str, RuleNamer] = {}
 _rule_lock = threading.Lock()
 
 
-def get_rule_namer() -> RuleNamer:
-    global _rule_namer
+def get_rule_namer(namer: str = "openclatura") -> RuleNamer:
+    """The process-wide worker of one namer; each namer has its own process, so both run at once."""
     with _rule_lock:
-        if _rule_namer is None:
-            _rule_namer = RuleNamer()
-            atexit.register(_rule_namer.close)  # let the worker see EOF and exit cleanly
-        return _rule_namer
+        if namer not in _rule_namers:
+            _rule_namers[namer] = RuleNamer(namer)
+            atexit.register(_rule_namers[namer].close)  # let the worker see EOF and exit cleanly
+        return _rule_namers[namer]
 
 
-def rule_based_name(smiles: str, timeout_s: float = 5.0) -> RuleName:
-    """openclatura's name for a SMILES, bounded by `timeout_s` (the worker is restarted after)."""
-    return get_rule_namer().name(smiles, timeout_s)
+def rule_based_name(smiles: str, timeout_s: float = 5.0, namer: str = "openclatura") -> RuleName:
+    """A rule-based namer's name for a SMILES, bounded by `timeout_s` (the worker is restarted after)."""
+    return get_rule_namer(namer).name(smiles, timeout_s)

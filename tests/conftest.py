@@ -44,25 +44,3 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-_exit_status = 0
-
-
-def pytest_sessionfinish(session, exitstatus):
-    global _exit_status
-    _exit_status = int(exitstatus)
-
-
-def pytest_unconfigure(config):
-    """Leave without interpreter teardown once pytest has reported.
-
-    The in-process JVM (JPype, for OPSIN), Qt and torch's thread pools are all alive at the end of
-    the suite, and tearing them down together can crash the interpreter after every test has passed
-    (seen as exit 139 with a clean summary). The report is already printed; the exit status is pytest's.
-    """
-    import sys
-
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(_exit_status)

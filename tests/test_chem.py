@@ -163,3 +163,82 @@ def test_descriptors():
     assert descriptors("ClCl")["elements"] == {"Cl"}  # no hydrogen at all
     cyclohexane = descriptors("C1CCCCC1")
     assert (cyclohexane["phenyl_rings"], cyclohexane["rings"], cyclohexane["fsp3"]) == (0, 1, 1.0)
+
+
+# --- structure identity (chem.compare): pure RDKit, both sides written by hand ---------------------
+
+@pytest.mark.parametrize("want, got, kind", [
+    # the same molecule written differently: the same standardization on both sides makes them equal
+    ("O=C1C=CC=CN1", "O=c1cccc[nH]1", "same"),
+    ("O=N(=O)c1ccccc1", "[O-][N+](=O)c1ccccc1", "same"),  # nitro: pentavalent N vs charge-separated
+    ("C[S+](C)[O-]", "CS(C)=O", "same"),  # sulfoxide
+    ("CC(=O)O[Na]", "CC(=O)[O-].[Na+]", "same"),  # bond to a metal vs ions
+    ("[H]OC([H])([H])C", "CCO", "same"),  # explicit hydrogens
+    # mobile H (InChI merges these) and keto/enol (InChI does not; RDKit's tautomer rules do)
+    ("O=C1C=CC=CN1", "Oc1ccccn1", "tautomer"),
+    ("O=c1cc[nH]c(=O)[nH]1", "Oc1ccnc(O)n1", "tautomer"),
+    ("CC(=O)CC(C)=O", "CC(O)=CC(C)=O", "tautomer"),
+    # stereo: left open by the name, or different
+    ("C[C@H](N)C(=O)O", "CC(N)C(=O)O", "stereo_unspecified"),
+    ("C[C@@H](O)[C@H](N)C(=O)O", "CC(O)[C@H](N)C(=O)O", "stereo_unspecified"),
+    ("C/C=C/C", "CC=CC", "stereo_unspecified"),
+    ("C[C@H](N)C(=O)O", "C[C@@H](N)C(=O)O", "other_stereo"),
+    ("C[C@@H](O)[C@H](N)C(=O)O", "C[C@H](O)[C@H](N)C(=O)O", "other_stereo"),  # one of two centres
+    ("C[C@@H](O)[C@H](N)C(=O)O", "C[C@H](O)C(N)C(=O)O", "other_stereo"),  # less, and what it says is wrong
+    ("O[C@H]1CC[C@H](O)CC1", "O[C@H]1CC[C@@H](O)CC1", "other_stereo"),  # trans vs cis: relative stereo
+    ("C/C=C/C", "C/C=C\\C", "other_stereo"),
+    ("CC(N)C(=O)O", "C[C@H](N)C(=O)O", "other_stereo"),  # the name is more specific than the input
+    # constitution
+    ("CC(C)O", "CCCO", "constitution"),
+    ("CC(=O)[O-]", "CC(=O)O", "constitution"),  # protonation
+    ("CCO", "[2H]CCO", "constitution"),  # isotopes
+    ("CCO", "CCCO", "constitution"),
+])
+def test_compare_kinds(want, got, kind):
+    from chemnamer.chem import compare, identity
+
+    diff = compare(identity(want), identity(got))
+    assert diff.kind == kind, diff
+
+
+def test_compare_reasons_say_what_differs():
+    from chemnamer.chem import compare, identity
+
+    assert compare(identity("O=C1C=CC=CN1"), identity("Oc1ccccn1")).reason == \
+        "the name denotes another tautomer (Oc1ccccn1)"
+    assert compare(identity("CC(=O)[O-]"), identity("CC(=O)O")).reason == \
+        "the name denotes another protonation state (C2H4O2, not C2H3O2-)"
+    assert compare(identity("C[C@@H](O)[C@H](N)C(=O)O"), identity("CC(O)[C@H](N)C(=O)O")).reason == \
+        "the name leaves stereo unspecified (1 of 2 stereo elements)"
+    assert compare(identity("CC(N)C(=O)O"), identity("C[C@H](N)C(=O)O")).reason == \
+        "the name specifies stereo that the structure leaves open"
+
+
+def test_identity_forms():
+    from chemnamer.chem import identity
+
+    ala = identity("N[C@@H](C)C(=O)O")
+    assert (ala.smiles, ala.flat, ala.formula, ala.stereo) == ("C[C@H](N)C(=O)O", "CC(N)C(=O)O", "C3H7NO2", 1)
+    assert ala.inchikey == L_ALANINE_KEY
+    assert identity("trans-diol").message.startswith("invalid SMILES")  # errors are values here too
+
+
+def test_compare_stereo_with_too_many_open_elements_says_so():
+    """Past MAX_STEREO_ISOMERS the isomers a name leaves open are not enumerated (time bound)."""
+    from rdkit import Chem
+
+    from chemnamer.chem import MAX_STEREO_ISOMERS, compare, identity
+
+    polyol = "C" + "[C@H](O)" * 10 + "C"  # 10 stereocentres, all given
+    want = identity(polyol)
+    mol = Chem.MolFromSmiles(polyol)
+    for atom in list(mol.GetAtoms())[3:]:  # keep the first centre, open the other 9: 512 isomers
+        atom.SetChiralTag(Chem.ChiralType.CHI_UNSPECIFIED)
+    got = identity(Chem.MolToSmiles(mol))
+    assert (want.stereo, got.stereo) == (10, 1) and 2 ** 9 > MAX_STEREO_ISOMERS
+    assert compare(want, got).reason == \
+        "the name's stereo differs from the structure's (too many open stereo elements to say how)"
+    few = Chem.MolFromSmiles(polyol)
+    for atom in list(few.GetAtoms())[15:]:  # open the last 3 of 10: 8 isomers, enumerated
+        atom.SetChiralTag(Chem.ChiralType.CHI_UNSPECIFIED)
+    assert compare(want, identity(Chem.MolToSmiles(few))).kind == "stereo_unspecified"

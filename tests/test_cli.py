@@ -19,8 +19,8 @@ ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
 CONTRACT = {"input", "smiles", "inchikey", "name", "verified", "score", "candidates", "reference", "model", "ms"}
 
 
-def cli(*args, home, stdin=None, timeout=900):
-    env = dict(os.environ, CHEMNAMER_HOME=str(home), OMP_NUM_THREADS="1")
+def cli(*args, home, stdin=None, timeout=900, **env_extra):
+    env = dict(os.environ, CHEMNAMER_HOME=str(home), OMP_NUM_THREADS="1", **env_extra)
     return subprocess.run([sys.executable, "-m", "chemnamer", *args], env=env, input=stdin, capture_output=True,
                           text=True, timeout=timeout)
 
@@ -37,7 +37,7 @@ def test_version(tmp_path):
 def test_name_json_then_history(tiny_dir, tmp_path):
     proc = cli("name", "--json", "--model", str(tiny_dir), "--beams", "2", ASPIRIN, "C1CC", "-",
                home=tmp_path, stdin="\nethanol\n")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr  # one input of three failed: the status says so
     aspirin, bad, ethanol = json_lines(proc.stdout)
     assert CONTRACT <= set(aspirin) and aspirin["error"] is None
     assert aspirin["inchikey"] == "BSYNRYMUTXBXSQ-UHFFFAOYSA-N" and aspirin["model"] == str(tiny_dir)
@@ -56,13 +56,23 @@ def test_name_json_then_history(tiny_dir, tmp_path):
     assert proc.returncode == 0 and "2 of 3 namings" in proc.stdout and "ethanol" in proc.stdout
 
 
-@pytest.mark.parametrize("inputs, lines", [(["C1CC"], 1), (["[Xx]", ""], 2)])
-def test_every_input_failed_exits_1(tmp_path, inputs, lines):
+@pytest.mark.parametrize("inputs, errors", [
+    (["C1CC"], ["error: 'C1CC': invalid SMILES: unclosed ring"]),
+    (["[Xx]", ""], ["error: '[Xx]': unknown element 'Xx'", "error: '': empty input"]),
+])
+def test_every_input_failed_exits_1(tmp_path, inputs, errors):
     proc = cli("name", *inputs, home=tmp_path)
     assert proc.returncode == 1 and proc.stdout == ""
-    errors = proc.stderr.strip().splitlines()
-    assert len(errors) == lines and all(e.startswith("error: ") for e in errors)
-    assert "unclosed ring" in errors[0] or "unknown element 'Xx'" in errors[0]
+    assert proc.stderr.strip().splitlines() == errors
+
+
+def test_some_inputs_failed_exits_1_all_named_exits_0(tiny_dir, capsys):
+    args = ["name", "--json", "--model", str(tiny_dir), "--beams", "1", "--no-store"]
+    assert main([*args, "CCO", "C1CC", "CCN"]) == 1
+    out, err = capsys.readouterr()
+    assert [r["error"] for r in json_lines(out)] == [None, "invalid SMILES: unclosed ring", None]
+    assert err.strip() == "error: 'C1CC': invalid SMILES: unclosed ring"
+    assert main([*args, "CCO", "CCN"]) == 0
 
 
 def test_explicit_unknown_model_exits_2(capsys):
@@ -70,14 +80,62 @@ def test_explicit_unknown_model_exits_2(capsys):
     assert "unknown model 'nope'" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(paths.default_model_dir().exists(), reason="the default model is shipped now")
-def test_default_model_missing_is_a_note_and_naming_works(tmp_path):
-    proc = cli("name", "--json", "--mode", "best", "CCO", home=tmp_path)
+@pytest.mark.parametrize("where, why", [
+    ("gone", "the shipped model 'default' is not installed"),  # e.g. a wheel without the weights
+    ("empty", "is missing or damaged (no config.json)"),
+])
+def test_default_model_missing_is_a_note_and_naming_works(tmp_path, where, why):
+    (tmp_path / "empty").mkdir()
+    proc = cli("name", "--json", "--mode", "best", "CCO", home=tmp_path / "home",
+               CHEMNAMER_DEFAULT_MODEL=str(tmp_path / where))
     assert proc.returncode == 0, proc.stderr
     (r,) = json_lines(proc.stdout)
     assert (r["name"], r["verified"], r["chosen_from"], r["model"]) == ("ethanol", True, "pubchem", "default")
-    note = proc.stderr.strip().splitlines()
-    assert len(note) == 1 and note[0].startswith("note: model unavailable: the shipped model 'default'")
+    assert r["candidates"] == []
+    (note,) = proc.stderr.strip().splitlines()
+    assert note.startswith("note: model unavailable: ") and why in note
+
+
+def test_check_done_when(tmp_path):
+    """Issue 16's "done when": the tautomer a name denotes is told apart from the one drawn."""
+    proc = cli("check", "pyridin-2-ol", "--smiles", "O=C1C=CC=CN1", "--json", home=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    out = json.loads(proc.stdout)
+    assert (out["verified"], out["kind"], out["smiles"]) == (False, "tautomer", "Oc1ccccn1")
+    assert out["reason"] == "the name denotes another tautomer (Oc1ccccn1)"
+    proc = cli("check", "pyridin-2(1H)-one", "--smiles", "O=C1C=CC=CN1", "--json", home=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert (out["verified"], out["kind"], out["smiles"], out["reason"]) == (True, "verified", "O=c1cccc[nH]1", None)
+    assert out["input_smiles"] == "O=c1cccc[nH]1"
+
+
+@pytest.mark.parametrize("name, smiles, status, kind, reason", [
+    ("(2R)-2-aminopropanoic acid", "C[C@H](N)C(=O)O", 1, "other_stereo", "the name denotes another stereoisomer"),
+    ("2-aminopropanoic acid", "C[C@H](N)C(=O)O", 1, "stereo_unspecified",
+     "the name leaves stereo unspecified (1 of 1 stereo element)"),
+    ("propan-1-ol", "CC(C)O", 1, "constitution", "the name denotes a constitutional isomer (CCCO)"),
+    ("ethanol🧪", "CCO", 1, "unparsable", "OPSIN could not parse: character '🧪' at position 8 cannot be part of a name"),
+    ("(2S)-2-aminopropanoic acid", "N[C@@H](C)C(O)=O", 0, "verified", None),
+])
+def test_check_kinds_and_status(capsys, name, smiles, status, kind, reason):
+    assert main(["check", name, "--smiles", smiles, "--json"]) == status
+    out = json.loads(capsys.readouterr().out)
+    assert (out["kind"], out["reason"], out["verified"]) == (kind, reason, status == 0)
+
+
+def test_check_human_output_and_usage_errors(capsys):
+    assert main(["check", "pyrimidine-2,4-diol", "--smiles", "O=C1C=CNC(=O)N1"]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        "✗ pyrimidine-2,4-diol: different tautomer", "  structure   O=c1cc[nH]c(=O)[nH]1",
+        "  OPSIN read  Oc1ccnc(O)n1", "  reason      the name denotes another tautomer (Oc1ccnc(O)n1)"]
+    assert main(["check", "ethanol", "--smiles", "C1CC"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --smiles: invalid SMILES: unclosed ring"
+    assert main(["check", " ", "--smiles", "CCO"]) == 2
+    assert capsys.readouterr().err.strip() == "error: empty name"
+    with pytest.raises(SystemExit) as exc:
+        main(["check", "ethanol"])  # --smiles is required: argparse's usage error
+    assert exc.value.code == 2
 
 
 def test_human_output(tiny_dir, capsys):

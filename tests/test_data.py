@@ -236,6 +236,49 @@ def test_sdf(tmp_path):
     assert columns == ["NAME", "ID", "smiles"] and rows[0] == ["ethanol", "id-ethanol", "CCO"]
 
 
+def test_extra_input_columns_become_named_template_inputs(tmp_path):
+    """Any input columns: the first is {source}, each further one rides in Pair.extra under its
+    sanitized name, through the splits (DataConfig.extra_columns) into a two-input prompt."""
+    from chemnamer.data.build import build_splits
+    from chemnamer.data.userfile import input_names
+    from chemnamer.finetune.config import ConfigError, DataConfig, load_recipe
+
+    assert input_names(["Rule", "rule", "Rule name", "2nd try", "source", "Ätzend"]) == {
+        "Rule": "rule", "rule": "rule_2", "Rule name": "rule_name", "2nd try": "c2nd_try", "source": "source_2",
+        "Ätzend": "tzend"}
+    path = tmp_path / "guided.csv"
+    path.write_text("smiles,Rule,name,note\nCCO,ethanol,ethanol,a\nClc1ccc(cc1)C(N)=O,4-chlorobenzamide,"
+                    "4-chlorobenzamide,\nCCN,,ethanamine,c\n")
+    pairs = list(file_pairs(path, "smiles", "name", extra_columns=["Rule", "note"]))
+    assert [p.extra for p in pairs] == [{"rule": "ethanol", "note": "a"},
+                                        {"rule": "4-chlorobenzamide", "note": ""},
+                                        {"rule": "", "note": "c"}]  # an empty cell is an empty input
+    template = Template("SMILES: {source}\nRule: {rule}", "\nIUPAC: ")
+    assert format_pairs(pairs[1:2], template)[0].prompt == \
+        "SMILES: Clc1ccc(cc1)C(N)=O\nRule: 4-chlorobenzamide\nIUPAC: "
+    jsonl = tmp_path / "guided.jsonl"
+    jsonl.write_text('{"smiles": "CCO", "name": "ethanol", "rule": "ethanol"}\n{"smiles": "CO", "name": "methanol"}\n')
+    report = FileReport()
+    assert [p.extra for p in file_pairs(jsonl, "smiles", "name", report=report, extra_columns=["rule"])] == [
+        {"rule": "ethanol"}]
+    assert report.bad_rows == {"missing value": 1} and "no 'rule'" in report.messages[0]
+    with pytest.raises(DataError, match="no column 'draft'"):
+        list(file_pairs(path, "smiles", "name", extra_columns=["draft"]))
+
+    cfg = DataConfig(source="file", path=str(path), extra_columns=["Rule"], filters=FilterConfig.off(),
+                     n_valid=0, n_test=1)
+    train, valid, test, _ = build_splits(cfg, cache=False)
+    assert sorted(p.extra["rule"] for p in train + test) == ["", "4-chlorobenzamide", "ethanol"]
+    # a template may use only the file's inputs: said when the recipe loads, not mid-training
+    with pytest.raises(ConfigError, match=r"uses \{rule\}, which is not an input"):
+        load_recipe(None, ["data.source=file", f"data.path={path}", "format.instruction=SMILES: {source} {rule}"])
+    ok = load_recipe(None, ["data.source=file", f"data.path={path}", "data.extra_columns=['Rule']",
+                            "format.instruction=SMILES: {source} {rule}"])
+    assert ok.data.extra_columns == ["Rule"]
+    with pytest.raises(ConfigError, match="data.extra_columns"):
+        load_recipe(None, ["data.extra_columns=['Rule']"])  # the PubChem source has no such columns
+
+
 def test_non_utf8(tmp_path):
     path = tmp_path / "latin1.csv"
     path.write_bytes("smiles,name\nCCO,éthanol\nCCN,ethanamine\n".encode("latin-1"))

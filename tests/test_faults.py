@@ -391,8 +391,7 @@ def test_disk_full_during_batch_output(stop_model, tmp_path, capsys):
         assert main(args + ["--resume"]) == 0
         with open(out, encoding="utf-8", newline="") as fh:
             rows = list(csv.DictReader(fh))
-    assert [r["row"] for r in rows] == [str(i) for i in range(40)]
-    assert [r["id"] for r in rows] == [f"m{i}" for i in range(40)]
+    assert [r["id"] for r in rows] == [f"m{i}" for i in range(40)]  # every input row once, in order
 
 
 # --- two app instances on one database -------------------------------------------------------------

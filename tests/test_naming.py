@@ -11,7 +11,6 @@ import sys
 
 import pytest
 
-from chemnamer import paths
 from chemnamer.naming import Namer
 from chemnamer.opsin import JAVA_MISSING
 from chemnamer.store import history
@@ -61,6 +60,22 @@ def test_mode_best_falls_back_to_verified_reference(namer):
     assert "rule-based reference" in r.note
 
 
+def test_reference_names_are_checked_against_the_drawn_tautomer(namer):
+    """PubChem files 2-hydroxypyridine and 2-pyridone under one standard InChIKey and one name,
+    "1H-pyridin-2-one": a check mark only for the tautomer that name denotes."""
+    pyridone, hydroxypyridine = namer.name_many(["O=C1C=CC=CN1", "Oc1ccccn1"], beams=1, mode="best", store=False)
+    assert pyridone.inchikey == hydroxypyridine.inchikey
+    assert pyridone.reference.pubchem == hydroxypyridine.reference.pubchem == "1H-pyridin-2-one"
+    assert (pyridone.name, pyridone.verified, pyridone.chosen_from) == ("1H-pyridin-2-one", True, "pubchem")
+    assert hydroxypyridine.reference.pubchem_verified is False
+    # mode best falls back to the rule-based name, which is for the drawn tautomer
+    assert hydroxypyridine.reference.rule_based_verified is True
+    assert (hydroxypyridine.verified, hydroxypyridine.chosen_from) == (True, "rule_based")
+    assert hydroxypyridine.name == hydroxypyridine.reference.rule_based != "1H-pyridin-2-one"
+    # the junk candidates carry the kind of their failure
+    assert {c.kind for c in pyridone.candidates} <= {"unparsable", "constitution"}
+
+
 @pytest.mark.parametrize("text, message", [
     ("C1CC", "invalid SMILES: unclosed ring"),
     ("", "empty input"),
@@ -90,11 +105,12 @@ def test_missing_model_dir_names_with_references(tmp_path):
     assert "is not a model directory" in r.note and r.name is None and r.reference.pubchem == "ethanol"
 
 
-@pytest.mark.skipif(paths.default_model_dir().exists(), reason="the default model is shipped now")
-def test_default_model_not_shipped_yet_is_a_clear_note():
+def test_default_model_missing_is_a_clear_note(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHEMNAMER_DEFAULT_MODEL", str(tmp_path / "gone"))
     r = Namer(store=False, references=False).name("CCO")
-    assert r.model == "default" and r.error is None
-    assert "the shipped model 'default' is not installed" in r.note
+    assert r.model == "default" and r.error is None and r.candidates == [] and r.name is None
+    assert r.note == (f"model unavailable (the shipped model 'default' is not installed (no {tmp_path / 'gone'}): "
+                      f"use 'smollm2-135m' or a trained model); reference names only")
 
 
 def test_without_java_verification_is_null_with_reason(tiny_dir, tmp_path):

@@ -321,10 +321,15 @@ def test_frozen_app(tmp_path, tiny_model):
     assert result["error"] is None and result["device"] == "cpu"
     assert (cache / "smollm2-135m-instruct" / "model.safetensors").is_file()
 
-    # The GUI's training child: the app started with the worker flag runs the child, not the CLI.
-    proc = subprocess.run([str(app), "--chemnamer-train-worker"], input="{}\n", cwd=elsewhere, env=env,
+    # The GUI's training child: the app started with the worker flag runs the child, not the CLI; its
+    # events go to the run folder of its launch file (a request without a config: an error event).
+    launch = tmp_path / "train-run" / "launch.json"
+    launch.parent.mkdir()
+    launch.write_text("{}")
+    proc = subprocess.run([str(app), "--chemnamer-train-worker", str(launch)], cwd=elsewhere, env=env,
                           capture_output=True, text=True, timeout=600)
-    assert _json_lines(proc.stdout)[-1]["event"] == "error", proc.stdout + proc.stderr[-2000:]
+    events = _json_lines((launch.parent / "events.jsonl").read_text())
+    assert proc.returncode == 1 and events[-1]["event"] == "error", proc.stdout + proc.stderr[-2000:]
 
     proc = subprocess.run([str(app), "--help"], env=env, capture_output=True, text=True, timeout=600)
     if re.search(r"\{[^}]*\bgui\b", proc.stdout):  # the GUI command exists: an offscreen screenshot run

@@ -114,7 +114,12 @@ def test_history_search_filters_count_and_delete():
 
 def test_history_at_100k_rows_pages_fast():
     n = 100_000
-    records = [_record(i, name=(f"2-chloro-{i}-methylphenol" if i % 1000 == 0 else f"{i}-methylpropan-1-ol"))
+    # Each row carries a PubChem record as naming stores it: a common name and 8 synonyms (~280 characters,
+    # the large table's average), all searched.
+    synonyms = [f"synonym {k} of a typical pubchem record" for k in range(8)]
+    records = [_record(i, name=(f"2-chloro-{i}-methylphenol" if i % 1000 == 0 else f"{i}-methylpropan-1-ol"),
+                       reference_json={"pubchem": f"{i}-methylpropan-1-ol", "cid": str(i), "synonyms": synonyms,
+                                       "common_name": "aspirin" if i % 1000 == 1 else f"common name {i}"})
                for i in range(n)]
     t = time.perf_counter()
     assert store.save_namings(records) == n
@@ -131,14 +136,17 @@ def test_history_at_100k_rows_pages_fast():
     total, count_ms = ms(lambda: store.count_history())
     found, count_search_ms = ms(lambda: store.count_history("chloro"))
     _, filter_ms = ms(lambda: store.query_history("methyl", verified=True, model_id="default", limit=50, offset=500))
+    common, common_ms = ms(lambda: store.count_history("aspirin"))  # common names and synonyms too
+    _, miss_ms = ms(lambda: store.count_history("no such name anywhere"))
     print(f"\n100k namings: bulk insert {insert_ms:.0f} ms; page {page_ms:.1f} ms; page at offset {n - 100} "
           f"{deep_ms:.1f} ms; search page {search_ms:.1f} ms; count {count_ms:.1f} ms; "
-          f"search count {count_search_ms:.1f} ms; search+filters page {filter_ms:.1f} ms")
+          f"search count {count_search_ms:.1f} ms; search+filters page {filter_ms:.1f} ms; common-name count "
+          f"{common_ms:.1f} ms; count of a miss {miss_ms:.1f} ms")
     assert len(page) == 50 and page[0]["input"] == f"C{n - 1}O" and len(deep) == 50
     assert len(hits) == 50 and all("chloro" in h["name"] for h in hits)
-    assert total == n and found == 100
+    assert total == n and found == 100 and common == 100
     assert insert_ms < 30_000
-    assert max(page_ms, deep_ms, search_ms, count_ms, count_search_ms, filter_ms) < 1_000
+    assert max(page_ms, deep_ms, search_ms, count_ms, count_search_ms, filter_ms, common_ms, miss_ms) < 1_000
 
 
 def test_readers_do_not_wait_for_a_writer_and_writers_wait_instead_of_failing():
@@ -264,3 +272,109 @@ def test_registry_upsert_list_and_unregister():
     assert store.get_registered("run-1-final")["run_id"] is None
     assert store.unregister_model("other") and not store.unregister_model("other")
     assert [s.id for s in store.registered_models()] == ["run-1-final"]
+
+
+# --- issue 18: the history as a lab notebook ---------------------------------------------------------
+
+ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
+
+
+def _aspirin(**over) -> dict:
+    rec = _record(1, input=ASPIRIN, smiles=ASPIRIN, inchikey="BSYNRYMUTXBXSQ-UHFFFAOYSA-N",
+                  name="2-acetoxybenzoic acid", reference_pubchem="2-acetyloxybenzoic acid",
+                  reference_rule_based="2-(acetyloxy)benzoic acid",
+                  reference_json={"pubchem": "2-acetyloxybenzoic acid", "common_name": "aspirin", "cid": "2244",
+                                  "synonyms": ["acetylsalicylic acid", "Ácido acetilsalicílico", "ASA"]})
+    rec.update(over)
+    return rec
+
+
+def test_history_search_reads_common_names_synonyms_and_reference_names():
+    aspirin = store.save_naming(_aspirin())
+    other = store.save_naming(_record(2, reference_json={"common_name": "isobutanol", "cid": "6560",
+                                                         "synonyms": ["synonym"]}))
+    for text in ("aspirin", "ASPIRIN", "acetylsalicylic", "Ácido acetil", "acetyloxybenzoic", "(acetyloxy)benzoic",
+                 "BSYNRYMUTXBXSQ"):
+        assert [r["id"] for r in store.query_history(text)] == [aspirin], text
+        assert store.count_history(text) == 1, text
+    assert [r["id"] for r in store.query_history("isobutanol")] == [other]
+    # the JSON around the names is not searched: keys, or text across two synonyms
+    for text in ("common_name", "synonyms", 'acid", "Ácido', "pubchem"):
+        assert store.count_history(text) == 0, text
+    assert store.count_history("synonym") == 1  # a synonym that is the word itself still counts
+
+
+def test_save_naming_with_replace_id_rewrites_the_row_in_place():
+    first = store.save_naming(_aspirin(mode="model"))
+    before = store.get_naming(first)["created_at"]
+    time.sleep(0.01)
+    assert store.save_naming(_aspirin(mode="best", name="2-acetyloxybenzoic acid"), replace_id=first) == first
+    row = store.get_naming(first)
+    assert store.count_history() == 1 and row["mode"] == "best" and row["name"] == "2-acetyloxybenzoic acid"
+    assert row["created_at"] > before and row["reference_json"]["common_name"] == "aspirin"
+    store.delete_namings([first])
+    again = store.save_naming(_aspirin(), replace_id=first)  # gone meanwhile: a new row, not an error
+    assert store.get_naming(again)["mode"] == "best" and store.count_history() == 1
+
+
+def _result(text: str, model: str = "default", mode: str = "model", error: str | None = None):
+    from chemnamer.naming import NamingResult
+
+    return NamingResult(input=text, smiles=None if error else text, name=None if error else f"name of {text}",
+                        model=model, mode=mode, error=error)
+
+
+def test_notebook_keeps_one_row_per_naming_asked_for():
+    from chemnamer.notebook import Notebook
+
+    nb = Notebook()
+
+    def inputs():
+        return [r["input"] for r in store.query_history(limit=50, order_by="id", descending=False)]
+
+    draft = nb.save(_result("CC(=O)O"), committed=False)  # shown while typing: in the history...
+    assert inputs() == ["CC(=O)O"]
+    assert nb.save(_result(ASPIRIN), committed=False) == draft  # ...and replaced as the typing goes on
+    assert nb.save(_result(ASPIRIN), committed=True) == draft  # Enter
+    assert nb.save(_result(ASPIRIN), committed=True) == draft  # Name, Name again
+    assert nb.save(_result(ASPIRIN, mode="best"), committed=True) == draft  # the fallback toggled
+    assert inputs() == [ASPIRIN] and store.get_naming(draft)["mode"] == "best"
+    assert nb.save(_result(ASPIRIN, model="run-3"), committed=True) != draft  # another model: its own row
+
+    second = nb.save(_result("CCO"), committed=False)
+    assert nb.save(_result("CCO(", error="unclosed branch"), committed=False) is None  # half-typed: not stored
+    assert nb.save(_result("CCN"), committed=True) == second  # the draft became CCN, kept
+    assert inputs() == [ASPIRIN, ASPIRIN, "CCN"]
+
+    nb.save(_result("CCC"), committed=False)  # a draft, then back to a molecule already named
+    assert nb.save(_result(ASPIRIN), committed=False) == draft
+    assert inputs() == [ASPIRIN, ASPIRIN, "CCN"]  # the abandoned draft is gone, the row not doubled
+
+    kept = nb.save(_result("CCCl"), committed=False)
+    nb.keep()  # copied from: kept as it is
+    assert nb.save(_result("CCBr"), committed=False) != kept
+    assert inputs() == [ASPIRIN, ASPIRIN, "CCN", "CCCl", "CCBr"]
+    assert nb.save(_result("C1CC(", error="unclosed ring"), committed=True) is not None  # Enter on an error: kept
+
+    store.delete_namings([draft])  # deleted in the history view: naming it again makes a new row
+    assert nb.save(_result(ASPIRIN), committed=True) not in (None, draft)
+    last = max(r["id"] for r in store.query_history(limit=50))
+    store.delete_namings([last])  # the newest row deleted: SQLite hands its id to the next row...
+    reused = nb.save(_result("CCI"), committed=True)
+    assert reused == last
+    nb.save(_result(ASPIRIN), committed=True)  # ...which naming aspirin again must not overwrite
+    assert store.get_naming(reused)["input"] == "CCI"
+
+
+def test_readme_history_search_finds_aspirin_after_naming_its_smiles(capsys):
+    """`chemnamer name CC(=O)Oc1ccccc1C(=O)O` then the README's `chemnamer history --search aspirin`,
+    with the shipped model and the real PubChem table."""
+    from chemnamer.cli import main
+
+    main(["name", ASPIRIN])
+    capsys.readouterr()
+    assert main(["history", "--search", "aspirin", "--limit", "20"]) == 0
+    out = capsys.readouterr().out
+    assert ASPIRIN in out and "1 of 1 namings" in out
+    assert main(["history", "--search", "acetylsalicylic acid", "--json"]) == 0
+    assert '"common_name": "aspirin"' in capsys.readouterr().out

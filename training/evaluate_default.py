@@ -3,20 +3,28 @@
     python training/evaluate_default.py --model default [--limit 1000] [--beams 4] [--out FILE.json]
         [--run-id STAGE1 --run-id STAGE2]
 
-* mode `model`, greedy and beam: the language model alone (structure-correct = OPSIN parses the
-  name to the input's InChIKey; exact match is case-insensitive against PubChem's name, whose case we
-  restore the same way for the case-sensitive figure);
+* mode `model`, greedy and beam: the language model alone (structure-correct = the structure OPSIN
+  builds from the name is the input's, tautomer and stereo included: `Opsin.check`; exact match is
+  case-insensitive against PubChem's name, whose case we restore the same way for the case-sensitive
+  figure);
 * mode `best`: the Namer's choice (verified model candidate, else a verified reference name);
-* "a ✓ is never wrong": every name marked verified is re-checked independently (canonical SMILES
-  of OPSIN's structure vs the input, not only the InChIKey).
+* "a ✓ is never wrong": every name the Namer shows, in modes `model` and `best`, is re-checked
+  independently of chemnamer's verification code: OPSIN's own command line (a separate JVM) reads the
+  name, and RDKit's canonical isomeric SMILES of that structure must equal the input's. Both verdicts
+  are reported with every disagreement; neither overrides the other.
 Also prints the learning curve (validation metrics vs examples seen) of the run that made the model,
 read from the runs database.
 """
 from __future__ import annotations
 
 import argparse
+import glob
+import importlib.util
 import json
+import os
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,13 +34,11 @@ sys.path.insert(0, str(ROOT))
 
 def evaluate(model_id: str, limit: int, beams: int) -> dict:
     from chemnamer import metrics, models
-    from chemnamer.chem import parse_smiles
     from chemnamer.data.build import build_splits
     from chemnamer.finetune.config import load_recipe
     from chemnamer.finetune.evaluate import evaluate_pairs
     from chemnamer.generate import Generator
     from chemnamer.naming import Namer
-    from chemnamer.opsin import get_opsin
 
     cfg = load_recipe(ROOT / "training" / "recipes" / "default.toml")
     _, _, test, report = build_splits(cfg.data)
@@ -48,10 +54,10 @@ def evaluate(model_id: str, limit: int, beams: int) -> dict:
 
     # One beam pass serves three rows: raw top beam, mode `model` (verified candidate first) and mode `best`.
     namer = Namer(model_id, beams=beams, mode="best", store=False)
-    opsin = get_opsin()
     top, model_mode, best = [], [], []
+    shown: dict = {"model": [], "best": []}  # (name, input SMILES, verified) of each name shown
     chosen: dict = {}
-    verified = wrong_checks = 0
+    verified = 0
     t0 = time.perf_counter()
     for i in range(0, len(test), 8):
         chunk = test[i:i + 8]
@@ -62,14 +68,11 @@ def evaluate(model_id: str, limit: int, beams: int) -> dict:
             model_mode.append(metrics.Scored(pick.name if pick else "", pair.target, pair.source, pair.inchikey))
             best.append(metrics.Scored(r.name or "", pair.target, pair.source, pair.inchikey))
             chosen[str(r.chosen_from)] = chosen.get(str(r.chosen_from), 0) + 1
-            if r.verified:
-                verified += 1
-                # Independent re-check of every check mark: canonical SMILES of OPSIN's structure.
-                parsed = opsin.name_to_structure(r.name)
-                mol = parse_smiles(parsed.smiles) if parsed.smiles else None
-                ref = parse_smiles(pair.source)
-                same = getattr(mol, "inchikey", None) == getattr(ref, "inchikey", "")
-                wrong_checks += not same and not opsin.verify(r.name, pair.inchikey).verified
+            verified += bool(r.verified)
+            if pick:
+                shown["model"].append((pick.name, pair.source, pick.verified is True))
+            if r.name:
+                shown["best"].append((r.name, pair.source, r.verified is True))
     seconds = round(time.perf_counter() - t0, 1)
     for label, items in ((f"model_beam{beams}_top1", top), (f"model_beam{beams}_verified_first", model_mode),
                          ("best", best)):
@@ -77,8 +80,62 @@ def evaluate(model_id: str, limit: int, beams: int) -> dict:
         m["seconds"] = seconds
         out[label] = m
         print(label, json.dumps(m), flush=True)
-    out["best"].update({"verified": verified / len(test), "chosen_from": chosen, "checkmarks_wrong": wrong_checks})
+    out["best"].update({"verified": verified / len(test), "chosen_from": chosen})
+    recheck = independent_recheck(sorted({(n, s) for rows in shown.values() for n, s, _ in rows}))
+    for mode, rows in shown.items():
+        out[f"recheck_{mode}"] = m = tally_recheck(rows, recheck)
+        print(f"recheck_{mode}", json.dumps({k: v for k, v in m.items() if k != "disagreements"}), flush=True)
     return out
+
+
+# --- the independent re-check: no chemnamer code on this path -------------------------------------
+
+def opsin_cli_smiles(names: list[str]) -> list[str | None]:
+    """OPSIN's command line on a file of names, in a JVM of its own: one SMILES per name (None where
+    OPSIN fails). Not chemnamer.opsin: no re-casing of locants, no cache, no standardization."""
+    spec = importlib.util.find_spec("py2opsin")
+    jar = sorted(glob.glob(os.path.join(list(spec.submodule_search_locations)[0], "opsin*.jar")))[-1]
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "names.txt", Path(tmp) / "smiles.txt"
+        src.write_text("".join(" ".join(n.split()) + "\n" for n in names), encoding="utf-8")
+        subprocess.run(["java", "-jar", jar, "-osmi", str(src), str(dst)], check=True, capture_output=True)
+        lines = dst.read_text(encoding="utf-8").split("\n")[:len(names)]
+    return [line.strip() or None for line in lines] + [None] * (len(names) - len(lines))
+
+
+def rdkit_canonical(smiles: str | None) -> str | None:
+    """RDKit's canonical isomeric SMILES, nothing else (no standardization)."""
+    from rdkit import Chem, RDLogger
+
+    RDLogger.DisableLog("rdApp.*")
+    mol = Chem.MolFromSmiles(smiles) if smiles else None
+    return Chem.MolToSmiles(mol) if mol is not None else None
+
+
+def independent_recheck(pairs: list[tuple[str, str]]) -> dict:
+    """(name, input SMILES) → (same structure?, OPSIN's canonical SMILES or None)."""
+    read = opsin_cli_smiles([n for n, _ in pairs])
+    out = {}
+    for (name, smiles), opsin_smiles in zip(pairs, read):
+        got = rdkit_canonical(opsin_smiles)
+        out[(name, smiles)] = (got is not None and got == rdkit_canonical(smiles), got)
+    return out
+
+
+def tally_recheck(rows: list[tuple[str, str, bool]], recheck: dict) -> dict:
+    """Check marks against the re-check, both ways: a ✓ the re-check denies is a wrong check mark, a
+    missing ✓ the re-check would give is a missed one."""
+    m = {"names": len(rows), "checkmarks": 0, "agree": 0, "checkmarks_wrong": 0, "checkmarks_missed": 0,
+         "disagreements": []}
+    for name, smiles, ok in rows:
+        same, got = recheck[(name, smiles)]
+        m["checkmarks"] += ok
+        if ok == same:
+            m["agree"] += 1
+            continue
+        m["checkmarks_wrong" if ok else "checkmarks_missed"] += 1
+        m["disagreements"].append({"name": name, "smiles": smiles, "verified": ok, "recheck_smiles": got})
+    return m
 
 
 def learning_curve(run_ids: list[int]) -> list[dict]:

@@ -2,6 +2,7 @@
 
 Streaming: records are read, named (`Namer.name_many` per chunk) and written chunk by chunk, so
 memory does not grow with the file. Bad records become error rows; they never stop the batch.
+The output repeats every input column unchanged, then batchio.RESULT (see chemnamer/batchio.py).
 """
 from __future__ import annotations
 
@@ -14,14 +15,24 @@ from chemnamer.commands.naming import add_model_options, make_namer, model_note,
 
 def add(sub) -> None:
     p = sub.add_parser("batch", help="name every molecule in a CSV/TSV/.smi/.sdf file into a CSV")
-    p.add_argument("input", metavar="IN", help="CSV/TSV with a 'smiles' column (any case), .smi or .sdf")
-    p.add_argument("-o", "--output", required=True, metavar="OUT.csv")
+    p.add_argument("input", metavar="IN", help="CSV/TSV (delimiter sniffed) with a 'smiles' column (any case), "
+                                               ".smi or .sdf")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.csv",
+                   help="every input column unchanged, then " + ", ".join(_result_columns()))
+    p.add_argument("--column", metavar="NAME", help="the CSV/TSV column that holds the SMILES (or names); "
+                                                    "default 'smiles', any case")
     add_model_options(p, beams=4)
     p.add_argument("--resume", action="store_true", help="continue OUT after its last complete row")
     p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     p.add_argument("--batch-size", type=int, default=8, help="molecules per generation batch (default 8)")
     p.add_argument("--no-store", action="store_true", help="do not save the namings to the history")
     p.set_defaults(func=cmd_batch)
+
+
+def _result_columns() -> list[str]:
+    from chemnamer.batchio import RESULT  # a light module: no RDKit at import
+
+    return RESULT
 
 
 def _chunks(records, size):
@@ -53,12 +64,12 @@ def _name_chunk(namer, chunk):
 
 
 def _out_row(rec, result, input_columns):
-    extra = [rec.extra.get(c, "") for c in input_columns]
+    from chemnamer.batchio import output_row
+
+    cells = [rec.extra.get(c, "") for c in input_columns]
     if result is None or isinstance(result, str):
-        return [None] * 6 + [rec.error or result, None, rec.row, *extra]
-    ref = result.reference
-    return [result.smiles, result.name, result.verified, result.score, ref.pubchem, ref.rule_based,
-            result.error, result.chosen_from, rec.row, *extra]
+        return output_row(cells, None, rec.error or result)
+    return output_row(cells, result)
 
 
 def cmd_batch(args) -> int:
@@ -70,15 +81,16 @@ def cmd_batch(args) -> int:
         print("error: --batch-size must be at least 1", file=sys.stderr)
         return 2
     try:
-        source = batchio.open_input(args.input)
+        source = batchio.open_input(args.input, args.column)
         header = batchio.output_columns(source.columns)
+        dialect = batchio.output_dialect(source, args.output)
         done = 0
         if Path(args.output).resolve() == Path(args.input).resolve():
             raise batchio.InputError("OUT is the input file; choose another output path")
         if not Path(args.output).resolve().parent.is_dir():
             raise batchio.InputError(f"cannot write {args.output}: its folder does not exist")
         if args.resume:
-            done = batchio.resume_point(args.output, header)
+            done = batchio.resume_point(args.output, header, dialect["delimiter"], source.cells())
         elif Path(args.output).exists() and not args.force:
             raise batchio.InputError(f"{args.output} exists: --resume to continue it, --force to overwrite it")
     except (batchio.InputError, OSError) as exc:
@@ -95,16 +107,20 @@ def cmd_batch(args) -> int:
         return 2
     if namer.model_error:
         print(model_note(namer, args), file=sys.stderr)
+    if source.encoding == batchio.FALLBACK:
+        print(f"note: {Path(args.input).name} is not all UTF-8; lines that are not were read as {batchio.FALLBACK} "
+              "(the output is UTF-8 with a BOM)", file=sys.stderr)
 
     total = source.count()
     try:
-        out = batchio.CsvWriter(args.output, header, append=args.resume)
+        out = batchio.CsvWriter(args.output, header, append=args.resume, **dialect)
     except OSError as exc:
         print(f"error: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     bar = tqdm(total=total, initial=done, unit="mol", file=sys.stderr, mininterval=1.0, dynamic_ncols=True)
     t0, n, failed, verified = time.perf_counter(), 0, 0, 0
     records = (rec for rec in source if rec.row >= done)
+    at_verified, at_error = (batchio.RESULT.index(c) - len(batchio.RESULT) for c in ("verified", "error"))
     try:
         for chunk in _chunks(records, args.batch_size):
             results = _name_chunk(namer, chunk)
@@ -112,8 +128,8 @@ def cmd_batch(args) -> int:
             out.write(rows)
             out.flush()
             n += len(rows)
-            failed += sum(1 for r in rows if r[6])
-            verified += sum(1 for r in rows if r[2] is True)
+            failed += sum(1 for r in rows if r[at_error])
+            verified += sum(1 for r in rows if r[at_verified] is True)
             bar.update(len(rows))
     except KeyboardInterrupt:
         bar.close()

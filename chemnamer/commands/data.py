@@ -10,9 +10,11 @@ def add(sub) -> None:
     data_sub = p.add_subparsers(dest="data_command")
     b = data_sub.add_parser("build", help="build a data source or a recipe's splits",
                             description="--source zinc: name MOSES/ZINC SMILES with openclatura, keep OPSIN-verified "
-                                        "pairs (cached, resumable). --source pubchem: count the PubChem table "
+                                        "pairs (cached, resumable). --source pubchem-rules: the same for the "
+                                        "PubChem table's rows (the drafts guided naming is trained on). "
+                                        "--source pubchem: count the PubChem table "
                                         "through the recipe's filters. --recipe: build the splits a recipe asks for.")
-    b.add_argument("--source", choices=["zinc", "pubchem"], help="data source to build")
+    b.add_argument("--source", choices=["zinc", "pubchem-rules", "pubchem"], help="data source to build")
     b.add_argument("--recipe", help="TOML recipe: build its train/valid/test splits and print the report")
     b.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a recipe value, e.g. --set data.seed=1 (repeatable)")
@@ -28,11 +30,11 @@ def add(sub) -> None:
 
 
 def cmd_build(args) -> int:
-    if not (args.source or args.recipe) or (args.source == "zinc" and args.recipe):
+    if not (args.source or args.recipe) or (args.source in ("zinc", "pubchem-rules") and args.recipe):
         print("error: give --source zinc, --source pubchem [--recipe FILE.toml] or --recipe FILE.toml",
               file=sys.stderr)
         return 2
-    if args.source == "zinc":
+    if args.source in ("zinc", "pubchem-rules"):
         return _zinc(args)
     return _splits(args)
 
@@ -40,15 +42,16 @@ def cmd_build(args) -> int:
 def _zinc(args) -> int:
     from chemnamer.data.zinc import build_zinc, cached_settings
 
+    source = "pubchem" if args.source == "pubchem-rules" else "moses"
     # A resumed build must keep its chunking and order: unless told otherwise, continue the cache's.
-    settings = cached_settings() or {"chunk_size": 500, "seed": 0}
+    settings = cached_settings(source) or {"chunk_size": 500, "seed": 0}
     chunk_size = args.chunk_size if args.chunk_size is not None else settings["chunk_size"]
     seed = args.seed if args.seed is not None else settings["seed"]
     if args.pairs < 1 or args.workers < 1 or chunk_size < 1:
         print("error: --pairs, --workers and --chunk-size must be >= 1", file=sys.stderr)
         return 2
     report = build_zinc(args.pairs, workers=args.workers, chunk_size=chunk_size, seed=seed,
-                        timeout_s=args.timeout, progress=sys.stderr.isatty())
+                        timeout_s=args.timeout, progress=sys.stderr.isatty(), source=source)
     print(json.dumps(report, indent=2))
     if report.get("error"):
         print(f"error: {report['error']}", file=sys.stderr)

@@ -18,7 +18,7 @@ def add(sub) -> None:
                                    "splits are written, or CSV/TSV with 'smiles' and 'name' columns), or "
                                    "--recipe FILE.toml --split test (the recipe's own held-out split).")
     p.add_argument("--model", help="model id or directory (default: the shipped default model)")
-    src = p.add_mutually_exclusive_group(required=True)
+    src = p.add_mutually_exclusive_group()
     src.add_argument("--data", help="JSONL, CSV or TSV of (SMILES, name) pairs")
     src.add_argument("--recipe", help="TOML recipe whose split to evaluate on")
     p.add_argument("--split", choices=["train", "valid", "test"], default="test", help="with --recipe (default test)")
@@ -32,6 +32,13 @@ def add(sub) -> None:
     p.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
     p.add_argument("--no-structures", action="store_true", help="skip the OPSIN checks (faster)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--sets", help="generalization report instead: comma-separated of test, aromatic, randomized "
+                                  "(the recipe's split rewritten), oldstyle (converted old-style names of "
+                                  "--oldstyle-recipe's test split), druglike (MOSES test molecules by size bin); "
+                                  "scored as --mode model does: beams, first OPSIN-verified candidate")
+    p.add_argument("--druglike-n", type=int, default=1000, help="--sets druglike: molecules (default 1000)")
+    p.add_argument("--oldstyle-recipe", default="training/recipes/guided.toml",
+                   help="--sets oldstyle: a recipe with data.convert_old_style (default the guided one)")
     p.set_defaults(func=cmd_eval)
 
 
@@ -72,7 +79,81 @@ def _is_pair_jsonl(path: Path) -> bool:
     return False
 
 
+def generalization_sets(args) -> dict:
+    """name → pairs for `--sets`."""
+    from chemnamer.data import evalsets
+
+    wanted = [s.strip() for s in args.sets.split(",") if s.strip()]
+    unknown = set(wanted) - {"test", *evalsets.GENERALIZATION_SETS}
+    if unknown:
+        raise ValueError(f"unknown set(s) {', '.join(sorted(unknown))}")
+    out: dict = {}
+    split = None
+    if {"test", "aromatic", "randomized"} & set(wanted):
+        if not (args.recipe or args.data):
+            raise ValueError("--sets test/aromatic/randomized need --recipe (or --data) for the molecules")
+        split, _ = load_pairs(args)
+    for name in wanted:
+        if name == "test":
+            out[name] = split
+        elif name in ("aromatic", "randomized"):
+            out[name] = evalsets.rewritten(split, name, seed=0)
+        elif name == "oldstyle":
+            from chemnamer.data.build import build_splits
+            from chemnamer.finetune.config import load_recipe
+
+            _, _, test, _ = build_splits(load_recipe(args.oldstyle_recipe, []).data)
+            out[name] = evalsets.oldstyle(test)
+        elif name == "druglike":
+            out[name] = evalsets.druglike(args.druglike_n, seed=0)
+        if args.limit:
+            out[name] = out[name][: args.limit]
+    return out
+
+
+def cmd_sets(args) -> int:
+    from chemnamer import models
+    from chemnamer.finetune.config import ConfigError
+    from chemnamer.finetune.generalization import ensure_drafts, score_set
+    from chemnamer.generate import Generator
+
+    try:
+        sets = generalization_sets(args)
+        loaded = models.load(args.model, device=args.device)
+    except (ConfigError, OSError, ValueError, models.ModelError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    gen = Generator.from_loaded(loaded)
+    report = {"model": loaded.spec.id, "beams": args.beams, "choice": "first OPSIN-verified candidate", "sets": {}}
+    for name, pairs in sets.items():
+        if "rule" in gen.template.fields:
+            pairs = ensure_drafts(pairs)
+        report["sets"][name] = score_set(gen, pairs, beams=args.beams, batch_size=args.batch_size)
+        if not args.json:
+            _print_set(name, report["sets"][name])
+    if args.json:
+        print(json.dumps(report))
+    return 0
+
+
+def _print_set(name: str, r: dict, indent: str = "") -> None:
+    line = (f"{indent}{name:12s} n={r['n']:5d}  structure-correct {100 * r['structure_correct']:5.1f} % "
+            f"± {100 * r['structure_correct_se']:.1f}")
+    if "exact_match_ci" in r:
+        line += f"  exact match {100 * r['exact_match_ci']:5.1f} % ± {100 * r['exact_match_ci_se']:.1f}"
+    if "without_draft" in r:
+        line += f"  (no verified draft: {r['without_draft']})"
+    print(line, flush=True)
+    for b, sub in r.get("by_bin", {}).items():
+        _print_set(f"atoms {b}", sub, indent + "  ")
+
+
 def cmd_eval(args) -> int:
+    if args.sets:
+        return cmd_sets(args)
+    if not (args.data or args.recipe):
+        print("error: give --data FILE, --recipe FILE.toml or --sets", file=sys.stderr)
+        return 2
     from chemnamer import models
     from chemnamer.finetune.config import ConfigError
     from chemnamer.finetune.evaluate import evaluate_pairs

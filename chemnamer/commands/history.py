@@ -8,7 +8,8 @@ import sys
 def add(sub) -> None:
     p = sub.add_parser("history", help="show past namings (newest first)")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
-    p.add_argument("--search", metavar="TEXT", help="substring of the input, SMILES, name or InChIKey")
+    p.add_argument("--search", metavar="TEXT", help="substring of the input, a name (chosen, PubChem, rule-based), "
+                   "the common name or a synonym (aspirin), the SMILES or the InChIKey")
     p.add_argument("--limit", type=int, default=20, help="rows to show (default 20)")
     p.add_argument("--verified", choices=("yes", "no"), help="only verified / only unverified names")
     p.add_argument("--model", help="only namings by this model id")

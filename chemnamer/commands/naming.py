@@ -9,7 +9,9 @@ CHUNK = 8  # inputs per generation batch: results stream out while the rest are 
 
 
 def add(sub) -> None:
-    p = sub.add_parser("name", help="name molecules given as SMILES or IUPAC names")
+    p = sub.add_parser("name", help="name molecules given as SMILES or IUPAC names",
+                       epilog="exit status: 0 when every input was named, 1 when any input failed "
+                              "(each failure is reported on stderr), 2 for a usage error")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="SMILES or name; '-' reads one per line from stdin")
     p.add_argument("--json", action="store_true", help="one JSON object per line per input")
     add_model_options(p)
@@ -20,10 +22,13 @@ def add(sub) -> None:
 def add_model_options(p, beams: int = 8) -> None:
     """Options shared with `chemnamer batch`. beams: = naming.NAME_BEAMS / BATCH_BEAMS (literals here:
     importing naming would load RDKit for --help)."""
-    p.add_argument("--model", help="model id, model directory or hub id (default: the shipped 'default')")
+    p.add_argument("--model", help="model id, model directory or hub id (default: the shipped 'default'; "
+                                   "with --mode guided the shipped 'guided')")
     # Literal choices (= chemnamer.naming.MODES): importing naming here would load RDKit for --help.
-    p.add_argument("--mode", choices=("model", "best"), default="model",
-                   help="model: language model only; best: fall back to a verified reference name")
+    p.add_argument("--mode", choices=("model", "best", "guided"), default="model",
+                   help="model: language model only; best: fall back to a verified reference name; guided: "
+                        "the guided model rewrites the verified rule-based name in PubChem's style (that "
+                        "name is the answer when no rewrite verifies)")
     p.add_argument("--beams", type=int, default=beams, help=f"beam width = candidates per molecule (default {beams})")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.add_argument("--threads", type=int,
@@ -64,13 +69,16 @@ def make_namer(args, store: bool):
             models.resolve(args.model)  # typos fail here, before any naming
     except models.ModelError as exc:
         return None, str(exc)
-    return Namer(model_id=args.model, device=args.device, beams=args.beams, mode=args.mode, store=store), None
+    guided = args.mode == "guided"  # --model then names the guided model
+    return Namer(model_id=None if guided else args.model, guided_model_id=args.model if guided else None,
+                 device=args.device, beams=args.beams, mode=args.mode, store=store), None
 
 
 def model_problem(namer, args) -> str | None:
     """After the first naming: an error message when an explicit model did not load."""
-    if namer.model_error and args.model:
-        return f"model {args.model!r} could not be loaded: {namer.model_error}"
+    error = namer.guided_error if args.mode == "guided" else namer.model_error
+    if error and args.model:
+        return f"model {args.model!r} could not be loaded: {error}"
     return None
 
 
@@ -105,7 +113,7 @@ def cmd_name(args) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     marks = Marks(sys.stdout)
-    ok = 0
+    failed = 0
     noted = False
     for start in range(0, len(inputs), CHUNK):
         results = namer.name_many(inputs[start:start + CHUNK])
@@ -118,14 +126,14 @@ def cmd_name(args) -> int:
             noted = True
         for r in results:
             if r.error:
+                failed += 1
                 print(f"error: {short(r.input, 80)!r}: {r.error}", file=sys.stderr)
-            else:
-                ok += 1
             if args.json:
                 print(json.dumps(r.to_json(), ensure_ascii=False), flush=True)
             elif not r.error:
                 print(render(r, marks, namer.model_error), flush=True)
-    return 0 if ok else 1
+    # Any failure is 1, not only all of them: a script that names a list must notice a lost row.
+    return 1 if failed else 0
 
 
 class Marks:
@@ -148,8 +156,8 @@ def render(r, mark, model_error: str | None = None) -> str:
     lines = [r.input if r.source == "smiles" else f"{r.input}  (name, via OPSIN)"]
     lines.append(f"  smiles      {r.smiles}  {r.formula or ''}  {r.inchikey or ''}".rstrip())
     if r.name:
-        conf = f"  confidence {r.confidence:.2f}" if r.confidence is not None else ""
-        lines.append(f"  name        {mark(r.verified)} {short(r.name, 100)}{conf}  (from {r.chosen_from})")
+        # No "confidence": the mean token probability is not the chance a name is right (naming_view._provenance).
+        lines.append(f"  name        {mark(r.verified)} {short(r.name, 100)}  (from {r.chosen_from})")
     else:
         lines.append("  name        -  (no name)")
     if ref.pubchem or ref.common_name:

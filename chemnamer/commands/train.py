@@ -18,7 +18,7 @@ def add(sub) -> None:
 
 
 def cmd_train(args) -> int:
-    from chemnamer.finetune.callbacks import Callback, TqdmProgress
+    from chemnamer.finetune.callbacks import Callback, CancelToken, TqdmProgress, cancel_on_signals
     from chemnamer.finetune.config import ConfigError, load_recipe
     from chemnamer.finetune.trainer import train
 
@@ -52,13 +52,20 @@ def cmd_train(args) -> int:
             print("error: --resume without a path needs --output RUN_DIR", file=sys.stderr)
             return 2
     callbacks = [Summary()] if not sys.stderr.isatty() else [TqdmProgress(file=sys.stderr)]
+    cancel = CancelToken()
     try:
-        result = train(cfg, callbacks, output_dir=args.output, resume=resume, log_to_db=not args.no_db)
+        # Ctrl-C or SIGTERM (logout, `kill`): a checkpoint at the next step, the run 'interrupted'.
+        with cancel_on_signals(cancel):
+            result = train(cfg, callbacks, cancel=cancel, output_dir=args.output, resume=resume,
+                           log_to_db=not args.no_db)
     except OSError as exc:  # disk full, output folder not writable: the run is marked failed in the database
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
         print(f"error: training stopped: {exc.strerror or exc}{where}; the latest checkpoint is kept: free the "
               f"problem, then continue with --resume --output {args.output or 'RUN_DIR'}", file=sys.stderr)
         return 1
+    if result.status == "interrupted":
+        print(f"stopped by {cancel.reason} at step {result.state.step} with a checkpoint; continue with "
+              f"--resume --output {result.output_dir}", file=sys.stderr)
     print(json.dumps({"status": result.status, "run_id": result.run_id, "model_id": result.model_id,
                       "model_dir": result.model_dir, "output_dir": result.output_dir, "step": result.state.step,
                       "metrics": result.metrics}))

@@ -15,7 +15,10 @@ CACHE_VERSION = 1
 
 
 def _config_key(cfg) -> str:
-    blob = json.dumps({"v": CACHE_VERSION, **asdict(cfg)}, sort_keys=True, default=str)
+    fields = asdict(cfg)
+    if not fields.get("extra_columns"):  # added later: configs without it keep their cached splits
+        fields.pop("extra_columns", None)
+    blob = json.dumps({"v": CACHE_VERSION, **fields}, sort_keys=True, default=str)
     if cfg.source in ("file", "jsonl") and cfg.path and Path(cfg.path).exists():
         st = Path(cfg.path).stat()
         blob += f"{st.st_size}:{st.st_mtime_ns}"
@@ -28,7 +31,8 @@ def source_pairs(cfg, report: dict):
 
         rep = PubChemReport()
         report["pubchem"] = rep
-        yield from pubchem_pairs(PubChemOptions(tuple(cfg.pubchem_tables), cfg.drop_old_style, cfg.restore_case), rep)
+        yield from pubchem_pairs(PubChemOptions(tuple(cfg.pubchem_tables), cfg.drop_old_style, cfg.restore_case,
+                                                cfg.convert_old_style), rep)
         if cfg.zinc_pairs:
             from chemnamer.data.zinc import cached_zinc_pairs
 
@@ -45,7 +49,7 @@ def source_pairs(cfg, report: dict):
         rep = FileReport()
         report["file"] = rep
         yield from file_pairs(cfg.path, cfg.source_column, cfg.target_column, smiles_source=cfg.source_is_smiles,
-                              report=rep)
+                              report=rep, extra_columns=cfg.extra_columns)
 
 
 def build_splits(cfg, cache: bool = True) -> tuple[list[Pair], list[Pair], list[Pair], dict]:
@@ -63,9 +67,29 @@ def build_splits(cfg, cache: bool = True) -> tuple[list[Pair], list[Pair], list[
     train, valid, test = split_pairs(pairs, cfg.n_valid, cfg.n_test, cfg.seed, cfg.split)
     if cfg.limit_train:
         train = train[: cfg.limit_train]
+    # Guided data: drafts join after the split, so the splits are those of the same rows unguided.
+    guided: dict = {}
+    if cfg.rule_drafts:
+        from chemnamer.data.guided import attach_drafts, cached_drafts
+
+        drafts = cached_drafts()
+        train, valid, test = (attach_drafts(s, drafts, guided) for s in (train, valid, test))
+    if cfg.copy_pairs:
+        from chemnamer.data.guided import copy_examples
+        from chemnamer.data.splits import _rank
+
+        held_out = {p.inchikey.split("-")[0] for p in valid + test if p.inchikey}
+        guided["copy"] = cfg.copy_pairs
+        train = sorted(train + copy_examples(cfg.copy_pairs, held_out),
+                       key=lambda p: _rank(p.inchikey or p.source, cfg.seed + 1))
+    if cfg.augment == "random":
+        from chemnamer.data.augment import augment_pairs
+
+        train = augment_pairs(train, cfg.seed)
     summary = {
         "filters": {"kept": filt.kept, "rejected": filt.rejected},
         "sources": {k: asdict(v) for k, v in report.items()},
+        "guided": guided,
         "sizes": {"train": len(train), "valid": len(valid), "test": len(test)},
         "hash": {"train": data_hash(train), "valid": data_hash(valid), "test": data_hash(test)},
         "dir": str(out),

@@ -1,12 +1,14 @@
 """PubChem pairs (SMILES -> IUPAC name) from the tables shipped in the `chemicals` package."""
 from __future__ import annotations
 
+import functools
 import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
 from chemnamer.data.case import is_old_style, restore_case
+from chemnamer.data.oldstyle import convert_verified
 from chemnamer.data.records import Pair
 
 TABLES = {
@@ -26,11 +28,22 @@ def identifiers_dir() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "Identifiers"
 
 
+@functools.lru_cache(maxsize=None)
+def table_rows(table: str) -> int:
+    """Rows (compounds) in one of the TABLES, counted from the file (~60 ms for all three): the wizard
+    shows this number, not a typed one that drifts from the data."""
+    with (identifiers_dir() / TABLES[table]).open("rb") as fh:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+
+
 @dataclass
 class PubChemOptions:
     tables: tuple = ("large",)
     drop_old_style: bool = True  # "oxidanyl"/"chloranyl" names (about a third of the table)
     restore_case: bool = True
+    # Rewrite old-style names in current style (oxidanyl → hydroxy ...), kept when OPSIN reads the
+    # result back to the row's structure; overrides drop_old_style for the rows it converts.
+    convert_old_style: bool = False
 
 
 @dataclass
@@ -38,7 +51,8 @@ class PubChemReport:
     rows: int = 0
     malformed: int = 0
     empty_name: int = 0
-    old_style: int = 0
+    old_style: int = 0  # old-style names dropped
+    converted: int = 0  # old-style names rewritten in current style and verified by OPSIN
     case_changed: int = 0
     kept: int = 0
     examples: list = field(default_factory=list)
@@ -60,6 +74,12 @@ def pubchem_pairs(opts: PubChemOptions | None = None, report: PubChemReport | No
                 if not name:
                     report.empty_name += 1
                     continue
+                original = name
+                if is_old_style(name) and opts.convert_old_style:
+                    conversion = convert_verified(name, cols[COL_SMILES])
+                    if conversion.verified:
+                        name = conversion.converted
+                        report.converted += 1
                 if opts.drop_old_style and is_old_style(name):
                     report.old_style += 1
                     continue
@@ -68,4 +88,4 @@ def pubchem_pairs(opts: PubChemOptions | None = None, report: PubChemReport | No
                     report.case_changed += 1
                 report.kept += 1
                 yield Pair(cols[COL_SMILES], target, cols[COL_INCHIKEY], f"pubchem:{table}:{lineno}",
-                           {"cid": cols[0], "pubchem_name": name})
+                           {"cid": cols[0], "pubchem_name": original})

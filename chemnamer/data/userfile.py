@@ -1,6 +1,8 @@
-"""Pairs from the user's own files: CSV/TSV, JSON lines, SDF, SMILES files; any two columns.
+"""Pairs from the user's own files: CSV/TSV, JSON lines, SDF, SMILES files; any input columns.
 
-Task-agnostic: source and target are any two columns (SMILES → name, name → SMILES, SMILES → formula).
+Task-agnostic: source and target are any two columns (SMILES → name, name → SMILES, SMILES → formula),
+and more input columns ride along in `Pair.extra` under template-safe names (`input_names`), so a
+template "SMILES: {source}\nRule: {rule}" trains a model on a SMILES and a rule-based name.
 When the source is a SMILES, RDKit gives its InChIKey (for dedupe and leak-free splits).
 
 Bad rows are counted by reason and skipped, and the first few are described with file:line, never
@@ -14,6 +16,7 @@ import csv
 import gzip
 import io
 import json
+import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -379,6 +382,24 @@ def _chain(head: list, rest: Iterable) -> Iterator:
     yield from rest
 
 
+def input_names(columns: Iterable[str]) -> dict[str, str]:
+    """{column: its name as a template input}: lowercased, runs of other characters as "_", never
+    "source" (the first input's) nor a name given twice, so "Rule name" is {rule_name} and "Rule" is
+    {rule} (the input guided naming fills)."""
+    out: dict[str, str] = {}
+    taken = {"source"}
+    for column in columns:
+        base = re.sub(r"\W+", "_", column.strip().lower(), flags=re.ASCII).strip("_") or "input"
+        if base[0].isdigit():
+            base = f"c{base}"
+        name, n = base, 2
+        while name in taken:
+            name, n = f"{base}_{n}", n + 1
+        taken.add(name)
+        out[column] = name
+    return out
+
+
 def _resolve(column: str, columns: list[str], path: Path) -> str:
     """The exact column, else the only case-insensitive match ('SMILES' for 'smiles')."""
     if column in columns:
@@ -394,8 +415,10 @@ def _resolve(column: str, columns: list[str], path: Path) -> str:
 
 
 def file_pairs(path, source_column: str, target_column: str, smiles_source: bool = True,
-               report: FileReport | None = None) -> Iterator[Pair]:
+               report: FileReport | None = None, extra_columns: Iterable[str] = ()) -> Iterator[Pair]:
     """Pairs (source, target) from two columns of a file; bad rows are counted in `report` and skipped.
+    Each of `extra_columns` goes into `Pair.extra` under its `input_names` name (an empty cell is an
+    empty input; a row without the key, in JSON or SDF, is a bad row).
 
     Raises DataError when the file as a whole cannot be used (not found, unknown type, no such column).
     Column names match exactly, else case-insensitively. In an SDF, the column 'smiles' comes from
@@ -405,10 +428,13 @@ def file_pairs(path, source_column: str, target_column: str, smiles_source: bool
     report = report if report is not None else FileReport()
     where = path.name
     bad_lines: dict = {}
-    needs_molblock = _kind(path)[0] == "sdf" and SMILES_COLUMN in (source_column.lower(), target_column.lower())
+    extra_columns = list(extra_columns)
+    needs_molblock = _kind(path)[0] == "sdf" and SMILES_COLUMN in {c.lower() for c in
+                                                                  [source_column, target_column, *extra_columns]}
     columns, rows = _rows(path, where, bad_lines, want_smiles=needs_molblock)
     src = _resolve(source_column, columns, path)
     tgt = _resolve(target_column, columns, path)
+    extras = {_resolve(c, columns, path): name for c, name in input_names(extra_columns).items()}
     if smiles_source:
         from chemnamer.chem import ChemError, parse_smiles
     for row in rows:
@@ -418,14 +444,14 @@ def file_pairs(path, source_column: str, target_column: str, smiles_source: bool
             report.bad(row.problem[0], at, row.problem[1])
             continue
         values = row.values
-        if SMILES_COLUMN in (src, tgt) and SMILES_COLUMN not in values and "\0molblock" in values:
+        if SMILES_COLUMN in (src, tgt, *extras) and SMILES_COLUMN not in values and "\0molblock" in values:
             smiles, problem = _molblock_smiles(values["\0molblock"])
             if smiles is None:
                 report.bad("invalid molecule", at, problem)
                 continue
             values[SMILES_COLUMN] = smiles
-        if src not in values or tgt not in values:
-            missing = src if src not in values else tgt
+        missing = next((c for c in (src, tgt, *extras) if c not in values), None)
+        if missing is not None:
             report.bad("missing value", at, f"no {missing!r} in this row")
             continue
         source, target = values[src].strip(), values[tgt].strip()
@@ -446,7 +472,8 @@ def file_pairs(path, source_column: str, target_column: str, smiles_source: bool
                 continue
             inchikey = mol.inchikey
         report.kept += 1
-        yield Pair(source, target, inchikey, f"file:{where}:{row.line}")
+        yield Pair(source, target, inchikey, f"file:{where}:{row.line}",
+                   {name: values[c].strip() for c, name in extras.items()})
 
 
 def _short(text: str, n: int = 60) -> str:

@@ -57,13 +57,44 @@ def moses_files() -> list[Path]:
     return files
 
 
-def smiles_rows(seed: int = 0) -> Iterator[tuple[int, str]]:
-    """(row, SMILES) in build order. Rows count train.csv.gz then test.csv.gz from 0.
+SOURCES = ("moses", "pubchem")  # what a build labels: MOSES' ZINC SMILES, or the PubChem table's rows
+ORIGIN_PREFIX = {"moses": "zinc", "pubchem": "pubchem:large"}
 
-    seed 0 keeps the csv order (MOSES' rows are already in random order; streaming needs no memory);
+
+def pubchem_rows() -> Iterator[tuple[int, str]]:
+    """(line number from 1, SMILES) of the PubChem large table: the numbering `pubchem_pairs` puts in
+    its origins ("pubchem:large:<line>"), so a rule-based name joins back to its PubChem row."""
+    from chemnamer.data.pubchem import COL_SMILES, TABLES, identifiers_dir
+
+    with (identifiers_dir() / TABLES["large"]).open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            cols = line.rstrip("\n").split("\t")
+            if len(cols) > COL_SMILES and cols[COL_SMILES]:
+                yield lineno, cols[COL_SMILES]
+
+
+def source_files(source: str) -> list[Path]:
+    if source == "pubchem":
+        from chemnamer.data.pubchem import TABLES, identifiers_dir
+
+        return [identifiers_dir() / TABLES["large"]]
+    return moses_files()
+
+
+def smiles_rows(seed: int = 0, source: str = "moses") -> Iterator[tuple[int, str]]:
+    """(row, SMILES) in build order. MOSES rows count train.csv.gz then test.csv.gz from 0; PubChem
+    rows are the table's line numbers.
+
+    seed 0 keeps the file order (MOSES' rows are already in random order; streaming needs no memory);
     any other seed is a seeded permutation of all rows.
     """
+    if source not in SOURCES:
+        raise ZincError(f"unknown SMILES source {source!r}; one of {', '.join(SOURCES)}")
+
     def csv_order():
+        if source == "pubchem":
+            yield from pubchem_rows()
+            return
         row = 0
         for path in moses_files():
             with gzip.open(path, "rt", encoding="utf-8") as fh:
@@ -154,17 +185,15 @@ def label_smiles(smiles: str, timeout_s: float = 10.0, opsin=None) -> Labelled:
     out.name = name
 
     t0 = time.perf_counter()
-    check = opsin.verify(name, key)
+    # Strict: OPSIN's structure must be the input's, tautomer and stereo included (a standard
+    # InChIKey would accept "pyridin-2-ol" for 2-pyridone).
+    check = opsin.check(name, smiles)
     out.seconds["opsin"] = time.perf_counter() - t0
     if check.verified is None:
         raise ZincError(f"OPSIN unavailable: {check.reason}")  # the whole build is pointless then
     if not check.verified:
-        if check.parsed_inchikey is None:
-            out.reason = "opsin_unparsable"
-        elif check.parsed_inchikey[:14] == key[:14]:
-            out.reason = "opsin_other_stereo"
-        else:
-            out.reason = "opsin_other_structure"
+        out.reason = {"unparsable": "opsin_unparsable", "constitution": "opsin_other_structure"}.get(
+            check.kind, f"opsin_{check.kind}")
         out.detail = check.reason
     return out
 
@@ -172,8 +201,9 @@ def label_smiles(smiles: str, timeout_s: float = 10.0, opsin=None) -> Labelled:
 # --- chunk files ---------------------------------------------------------------------------------
 
 
-def zinc_dir() -> Path:
-    return paths.cache_dir() / "zinc"
+def zinc_dir(source: str = "moses") -> Path:
+    """One cache folder per source; MOSES keeps its historical name."""
+    return paths.cache_dir() / ("zinc" if source == "moses" else f"rules-{source}")
 
 
 def _chunk_path(folder: Path, index: int, suffix: str) -> Path:
@@ -219,18 +249,21 @@ def _prefix(folder: Path) -> Iterator[tuple[int, dict]]:
         yield index, stats
 
 
-def cached_settings() -> dict | None:
+def cached_settings(source: str = "moses") -> dict | None:
     """chunk_size and seed of the build in the cache (a rerun must use them), None when there is none."""
     try:
-        manifest = json.loads((zinc_dir() / "manifest.json").read_text())
+        manifest = json.loads((zinc_dir(source) / "manifest.json").read_text())
     except (OSError, ValueError):
         return None
     return {"chunk_size": manifest.get("chunk_size"), "seed": manifest.get("seed")}
 
 
-def _manifest(chunk_size: int, seed: int) -> dict:
-    sizes = {p.name: p.stat().st_size for p in moses_files()}
-    return {"version": CACHE_VERSION, "chunk_size": chunk_size, "seed": seed, "sources": sizes}
+def _manifest(chunk_size: int, seed: int, source: str = "moses") -> dict:
+    sizes = {p.name: p.stat().st_size for p in source_files(source)}
+    manifest = {"version": CACHE_VERSION, "chunk_size": chunk_size, "seed": seed, "sources": sizes}
+    if source != "moses":  # MOSES manifests written before sources existed stay valid
+        manifest["source"] = source
+    return manifest
 
 
 # --- worker process ------------------------------------------------------------------------------
@@ -266,7 +299,7 @@ def _worker(conn, timeout_s: float) -> None:
             return
         if task is None:
             return
-        index, rows, skip, folder = task
+        index, rows, skip, folder, prefix = task
         t0 = time.perf_counter()
         stats, pairs = _new_stats(), []
         for pos, (row, smiles) in enumerate(rows):
@@ -285,7 +318,7 @@ def _worker(conn, timeout_s: float) -> None:
                 stats["seconds"][k] += v
             if lab.reason is None:
                 stats["verified"] += 1
-                pairs.append(Pair(smiles, lab.name, lab.inchikey, f"zinc:{row}"))
+                pairs.append(Pair(smiles, lab.name, lab.inchikey, f"{prefix}:{row}"))
             else:
                 stats["rejected"][lab.reason] = stats["rejected"].get(lab.reason, 0) + 1
             conn.send(("mol", pos, lab.reason is None))
@@ -340,17 +373,19 @@ def _merge(total: dict, stats: dict) -> None:
 
 
 def build_zinc(n_pairs: int, workers: int = 2, chunk_size: int = 500, progress: bool = True, seed: int = 0,
-               timeout_s: float = 10.0) -> dict:
+               timeout_s: float = 10.0, source: str = "moses") -> dict:
     """Make sure at least `n_pairs` verified pairs are cached; returns a report (counts, timings).
+
+    `source` "pubchem" labels the PubChem table's rows instead (rule-based drafts for guided naming).
 
     Errors come back as report["error"] (no Java, molsets missing, a cache built with other settings).
     """
     t_start = time.perf_counter()
-    folder = zinc_dir()
+    folder = zinc_dir(source)
     report: dict = {"folder": str(folder), "requested": n_pairs, "chunk_size": chunk_size, "seed": seed,
-                    "workers": workers}
+                    "workers": workers, "source": source}
     try:
-        manifest = _manifest(chunk_size, seed)
+        manifest = _manifest(chunk_size, seed, source)
     except ZincError as exc:
         return {**report, "error": str(exc)}
     folder.mkdir(parents=True, exist_ok=True)
@@ -369,7 +404,7 @@ def build_zinc(n_pairs: int, workers: int = 2, chunk_size: int = 500, progress: 
     run = _new_stats()  # this run's work only
     counts = {"cached": 0, "built": 0, "failed": 0}
     total = 0  # verified pairs in the chunks passed so far (cached or built)
-    rows = smiles_rows(seed)
+    rows = smiles_rows(seed, source)
     next_index = 0
     exhausted = False
     retries: list[tuple] = []  # tasks lost with a dead worker, to hand out first
@@ -409,7 +444,7 @@ def build_zinc(n_pairs: int, workers: int = 2, chunk_size: int = 500, progress: 
                         break
                     slot.task, slot.pos, slot.verified, slot.since = task, -1, 0, time.monotonic()
                     index, chunk, skip = task
-                    slot.conn.send((index, chunk, skip, str(folder)))
+                    slot.conn.send((index, chunk, skip, str(folder), ORIGIN_PREFIX[source]))
             if not retries and not any(s.task for s in slots):
                 if exhausted or total >= n_pairs:  # else: workers are (re)starting
                     break
@@ -501,12 +536,12 @@ def build_zinc(n_pairs: int, workers: int = 2, chunk_size: int = 500, progress: 
     return report
 
 
-def cached_zinc_pairs(limit: int = 0) -> Iterator[Pair]:
+def cached_zinc_pairs(limit: int = 0, source: str = "moses") -> Iterator[Pair]:
     """The built pairs in build order; the first `limit` of them (0 = all).
 
     Raises ZincError when fewer are built than asked: training on a silently smaller set is worse.
     """
-    folder = zinc_dir()
+    folder = zinc_dir(source)
     chunks = list(_prefix(folder))
     available = sum(stats.get("verified", 0) for _, stats in chunks)
     if not chunks or (limit and available < limit):

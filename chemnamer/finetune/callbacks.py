@@ -5,6 +5,7 @@ between steps, so a cancel always lands on a step boundary and leaves a usable c
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass, field
 
@@ -35,15 +36,61 @@ class TrainState:
 
 
 class CancelToken:
+    """Stop requests for the loop, from any thread: `cancel()` stops at the next step with a checkpoint;
+    `request_checkpoint()` asks for one checkpoint at the next step and training goes on."""
+
     def __init__(self):
         self._event = threading.Event()
+        self._checkpoint = threading.Event()
+        self.reason: str | None = None  # e.g. "SIGTERM": who stopped the run, when it was not the user
 
-    def cancel(self) -> None:
+    def cancel(self, reason: str | None = None) -> None:
+        if reason and not self._event.is_set():
+            self.reason = reason
         self._event.set()
 
     @property
     def cancelled(self) -> bool:
         return self._event.is_set()
+
+    def request_checkpoint(self) -> None:
+        self._checkpoint.set()
+
+    def take_checkpoint_request(self) -> bool:
+        """True once per request (the loop then saves one checkpoint)."""
+        if self._checkpoint.is_set():
+            self._checkpoint.clear()
+            return True
+        return False
+
+
+STOP_SIGNALS = ("SIGTERM", "SIGINT")
+
+
+@contextlib.contextmanager
+def cancel_on_signals(cancel: CancelToken, names: tuple[str, ...] = STOP_SIGNALS):
+    """SIGTERM (logout, shutdown, `kill`) and SIGINT (Ctrl-C) stop the training at the next step with a
+    checkpoint, `cancel.reason` set to the signal's name, instead of killing it mid-step with no
+    checkpoint at all. The first signal restores the previous handler: a second one acts at once.
+    Only the main thread can install handlers; elsewhere this does nothing."""
+    import signal
+
+    previous: dict = {}
+
+    def handler(signum, _frame):
+        signal.signal(signum, previous.get(signum, signal.SIG_DFL))
+        cancel.cancel(signal.Signals(signum).name)
+
+    if threading.current_thread() is threading.main_thread():
+        for name in names:
+            num = getattr(signal, name, None)
+            if num is not None:
+                previous[num] = signal.signal(num, handler)
+    try:
+        yield cancel
+    finally:
+        for num, old in previous.items():
+            signal.signal(num, old)
 
 
 class Callback:

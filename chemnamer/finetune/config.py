@@ -25,11 +25,18 @@ class DataConfig:
     path: str = ""  # for file sources
     source_column: str = "smiles"
     target_column: str = "name"
+    # file: more input columns; each is a template input under its sanitized name
+    # (chemnamer.data.userfile.input_names: "Rule" -> {rule}), the source column being {source}
+    extra_columns: list = field(default_factory=list)
     source_is_smiles: bool = True  # enables chemistry filters, InChIKey dedupe and split
     pubchem_tables: list = field(default_factory=lambda: ["large"])
     drop_old_style: bool = True
     restore_case: bool = True
     zinc_pairs: int = 0  # with source = "pubchem": also mix in this many rule-labelled ZINC pairs
+    convert_old_style: bool = False  # pubchem: rewrite old-style names in current style (OPSIN-checked)
+    rule_drafts: bool = False  # pubchem: attach each row's verified rule-based name as extra["rule"]
+    copy_pairs: int = 0  # rule_drafts: add this many ZINC (draft → same draft) copy examples to train
+    augment: str = "none"  # none | random: train SMILES rewritten in a random valid form (seeded)
     filters: FilterConfig = field(default_factory=FilterConfig)
     split: str = "inchikey"  # inchikey | scaffold
     n_valid: int = 200
@@ -43,6 +50,7 @@ class FormatConfig:
     instruction: str = PAPER_INSTRUCTION
     response_marker: str = RESPONSE_MARKER
     inversion: float = 0.0
+    defaults: dict = field(default_factory=dict)  # values of extra template inputs a pair lacks
 
 
 @dataclass
@@ -72,6 +80,10 @@ class TrainConfig:
     bf16: str = "auto"  # auto | true | false
     max_length: int = 256
     checkpoint_every: int = 500
+    # Also a checkpoint when this many minutes passed since the last one (0: by steps only), so a
+    # killed run loses at most that much. SmolLM2-135M's checkpoint (1.3 GB) takes ~5-6 s on a 2-core
+    # box: ~1% of a 10-minute interval.
+    checkpoint_minutes: float = 10.0
     keep_checkpoints: int = 2
     log_every: int = 10
     eval_limit: int = 200
@@ -118,10 +130,15 @@ class RunConfig:
             # misled the trainer (a modulo by zero, a negative slice, an overflowing seed).
             (self.train.log_every >= 1, "train.log_every", ">= 1"),
             *((getattr(self.train, k) >= 0, f"train.{k}", ">= 0") for k in (
-                "max_steps", "max_minutes", "warmup_steps", "weight_decay", "keep_checkpoints", "eval_limit",
-                "eval_beams", "eval_every", "patience", "threads")),
+                "max_steps", "max_minutes", "checkpoint_minutes", "warmup_steps", "weight_decay", "keep_checkpoints",
+                "eval_limit", "eval_beams", "eval_every", "patience", "threads")),
             *((getattr(self.data, k) >= 0, f"data.{k}", ">= 0") for k in ("n_valid", "n_test", "limit_train",
-                                                                            "zinc_pairs")),
+                                                                            "zinc_pairs", "copy_pairs")),
+            (self.data.augment in ("none", "random"), "data.augment", "none or random"),
+            (not (self.data.rule_drafts or self.data.copy_pairs) or self.data.source == "pubchem",
+             "data.rule_drafts", "needs data.source = pubchem"),
+            (not self.data.extra_columns or self.data.source == "file", "data.extra_columns",
+             "needs data.source = file"),
             (0 <= self.train.seed < 2 ** 63, "train.seed", "in [0, 2^63)"),
             (0 <= self.data.seed < 2 ** 63, "data.seed", "in [0, 2^63)"),
             (self.model.lora_alpha > 0, "model.lora_alpha", "> 0"),
@@ -134,6 +151,22 @@ class RunConfig:
             if not ok:
                 raise ConfigError(f"{key}: invalid value ({want})")
         _check_types(self)
+        if self.data.source == "file":
+            self._check_inputs()
+
+    def _check_inputs(self) -> None:
+        """A file's template may use only its input columns (and defaults): said here, not as a
+        KeyError on the first example after the data was built."""
+        from chemnamer.data.formatting import Template
+        from chemnamer.data.userfile import input_names
+
+        known = set(input_names(self.data.extra_columns).values()) | set(self.format.defaults)
+        template = Template(self.format.instruction, self.format.response_marker, self.format.defaults)
+        unknown = [f for f in template.fields if f not in known]
+        if unknown:
+            given = ", ".join(f"{{{n}}}" for n in sorted(known)) or "none besides {source}"
+            raise ConfigError(f"format.instruction: invalid value (uses {{{unknown[0]}}}, which is not an input; "
+                              f"the inputs of data.extra_columns are {given})")
 
 
 def _check_types(obj, prefix: str = "") -> None:

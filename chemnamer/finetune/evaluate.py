@@ -23,7 +23,7 @@ def evaluate_pairs(gen: Generator, pairs, beams: int = 1, check_structures: bool
     was_training = gen.model.training
     gen.model.eval()
     try:
-        preds = generate_all(gen, [p.source for p in pairs], beams, batch_size, progress)
+        preds = generate_all(gen, [gen.template.inputs(p) for p in pairs], beams, batch_size, progress)
     finally:
         if was_training:
             gen.model.train()

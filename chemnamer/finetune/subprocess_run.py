@@ -1,19 +1,29 @@
-"""Training in a child process, reported as plain JSON events (the GUI's wizard runs it). No Qt here.
+"""Training in its own process that outlives the app: the GUI's wizard starts it, follows it, and
+finds it again after a restart. No Qt here.
 
 Why a child process: `train` runs Python between its torch ops, so in a thread of the GUI process it
 competes with the event loop for the GIL; tokenizer and checkpoint I/O hold the GIL for hundreds of
-milliseconds. In its own process it cannot stall the window, a crash (out of memory) cannot take
-the window down, and the GUI thread only reads JSON lines.
+milliseconds. In its own process it cannot stall the window, and a crash (out of memory) cannot take
+the window down.
 
-Protocol (JSON lines):
-  parent → child stdin: first line the request {config, output_dir, resume, threads}; then "cancel".
-  child → parent stdout: {"event": start|log|step|evaluate|checkpoint|end|result|error, ...}.
-If the parent disappears (stdin closes) the child cancels, saves a checkpoint and exits *without*
-finishing the run: the run stays 'running' with a dead pid, and `runs.mark_interrupted()` (called at
-the next app start) shows it as 'interrupted', resumable from that checkpoint.
+Why detached, with files instead of pipes: a pipe tied the child's life to the app's. When the app was
+killed (or logged out), the child's next write raised BrokenPipeError, the run was marked failed and,
+the first checkpoint being due at step 500, "Resume" had nothing (issue 18). Now the child runs in
+its own session with no pipe to the app, and everything goes through its run folder:
+  launch.json    the request {config, output_dir, resume, threads}, written by the app;
+  events.jsonl   one JSON object per line {"event": start|log|step|evaluate|checkpoint|end|result|error}
+                 appended by the child; the app tails it (and a restarted app re-attaches to it);
+  train.log      the child's stdout and stderr;
+  control        a word from the app: "cancel" (checkpoint, stop, run 'cancelled') or "checkpoint"
+                 (one checkpoint now, training goes on: the app asks for it when it quits).
+The database holds what lasts (the run with the child's pid, losses, metrics, checkpoints), as for
+`chemnamer train`. SIGTERM/SIGINT to the child (logout, shutdown, kill): checkpoint at the next step,
+run 'interrupted', resumable. Checkpoints also come every `train.checkpoint_minutes`, so only a
+kill -9 of the training process itself loses work, at most those minutes.
 
-`run_training(state, request)` is the task function the GUI's QThread worker runs: same events in
-either mode ("process", the default, or "thread" for debugging: CHEMNAMER_GUI_TRAIN=thread).
+`run_training(state, request)` is the task function the GUI's QThread worker runs ("process", the
+default, or "thread" for debugging: CHEMNAMER_GUI_TRAIN=thread); `attach(state, run)` follows a run
+that an earlier app started.
 """
 from __future__ import annotations
 
@@ -29,7 +39,9 @@ from pathlib import Path
 from typing import Any
 
 WORKER_FLAG = "--chemnamer-train-worker"
-STEP_EVENT_INTERVAL_S = 0.25  # the child sends at most ~4 'step' events per second
+LAUNCH, EVENTS, LOG, CONTROL = "launch.json", "events.jsonl", "train.log", "control"
+STEP_EVENT_INTERVAL_S = 0.5  # 'step' events: ~3 KB/s at most in events.jsonl, smooth enough for a bar
+POLL_S = 0.2  # how often the app reads the files and the child reads `control`
 
 
 # --- config <-> plain dict -----------------------------------------------------------------------
@@ -80,9 +92,8 @@ def _clean(value: Any) -> Any:
 class EventRelay:
     """A trainer Callback that hands plain dict events to `send(event_dict)`."""
 
-    def __init__(self, send, parent_gone=lambda: False):
+    def __init__(self, send):
         self.send = send
-        self.parent_gone = parent_gone
         self._last_step = 0.0
 
     def on_start(self, state, info):
@@ -103,10 +114,6 @@ class EventRelay:
 
     def on_checkpoint(self, state, path, kind):
         self.send({"event": "checkpoint", "state": _state_dict(state), "path": path, "kind": kind})
-        if kind == "cancel" and self.parent_gone():
-            # The app is gone: leave the run 'running' (→ 'interrupted' at the next start), with
-            # this fresh checkpoint to resume from. The DB logger already recorded the checkpoint.
-            os._exit(3)
 
     def on_end(self, state, status, result):
         self.send({"event": "end", "state": _state_dict(state), "status": status, "result": _clean(result)})
@@ -128,88 +135,278 @@ def _train(request: dict, relay: EventRelay, cancel) -> dict:
     from chemnamer.finetune.trainer import train
 
     cfg = config_from_dict(request["config"])
-    resume = request.get("resume")
     result = train(cfg, [_callback(relay)], cancel=cancel, output_dir=request.get("output_dir"),
-                   resume=resume, log_to_db=request.get("log_to_db", True))
+                   resume=request.get("resume"), log_to_db=request.get("log_to_db", True))
     return {"status": result.status, "run_id": result.run_id, "output_dir": result.output_dir,
             "model_dir": result.model_dir, "model_id": result.model_id, "metrics": _clean(result.metrics),
             "state": _state_dict(result.state)}
 
 
+# --- the run folder's files -----------------------------------------------------------------------
+
+def send_control(output_dir: str | os.PathLike, word: str) -> None:
+    """Tell the training in `output_dir` to "cancel" or to save a "checkpoint" (atomic: never half read)."""
+    path = Path(output_dir) / CONTROL
+    tmp = path.with_name(CONTROL + f".{os.getpid()}.tmp")
+    tmp.write_text(f"{word} {time.time_ns()}\n", encoding="utf-8")  # the stamp makes each request new
+    os.replace(tmp, path)
+
+
+def _watch_control(output_dir: Path, cancel, stop: threading.Event) -> None:
+    """Child side: act on each new word in `control`."""
+    path, seen = output_dir / CONTROL, None
+    while not stop.wait(POLL_S):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError:
+            continue
+        if text == seen:
+            continue
+        seen = text
+        word = text.split()[0] if text.split() else ""
+        if word == "cancel":
+            cancel.cancel()
+        elif word == "checkpoint":
+            cancel.request_checkpoint()
+
+
+class _Tail:
+    """New complete lines of a growing file (a partial last line waits for its end)."""
+
+    def __init__(self, path: Path, offset: int = 0):
+        self.path, self.offset, self._rest = path, offset, b""
+
+    def lines(self) -> list[str]:
+        try:
+            with self.path.open("rb") as fh:
+                fh.seek(self.offset)
+                data = fh.read()
+        except OSError:
+            return []
+        self.offset += len(data)
+        data = self._rest + data
+        *done, self._rest = data.split(b"\n")
+        return [line.decode("utf-8", "replace") for line in done]
+
+
 # --- child process --------------------------------------------------------------------------------
 
-def child_main() -> int:
-    """`python -m chemnamer.finetune.subprocess_run`: one training run driven over stdin/stdout."""
-    out = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
-    os.dup2(2, 1)  # a library's print() must not corrupt the protocol
+def child_main(argv: list[str] | None = None) -> int:
+    """`python -m chemnamer.finetune.subprocess_run RUN_DIR/launch.json`: one training run."""
+    from chemnamer.finetune.callbacks import CancelToken, cancel_on_signals
+
+    args = [a for a in (sys.argv[1:] if argv is None else argv) if a != WORKER_FLAG]
+    if not args:
+        print("usage: subprocess_run RUN_DIR/launch.json", file=sys.stderr)
+        return 2
+    launch = Path(args[0])
+    request = json.loads(launch.read_text(encoding="utf-8"))
+    out_dir = launch.parent
+    fd = os.open(out_dir / EVENTS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     lock = threading.Lock()
 
     def send(event: dict) -> None:
-        with lock:
-            out.write(json.dumps(event) + "\n")
-            out.flush()
+        data = (json.dumps(event) + "\n").encode("utf-8")
+        with lock:  # O_APPEND, whole lines: a reader never sees two events interleaved
+            while data:
+                data = data[os.write(fd, data):]
 
-    line = sys.stdin.readline()
-    if not line:
-        return 2
-    request = json.loads(line)
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import torch
 
-    from chemnamer.finetune.callbacks import CancelToken
-
     if request.get("threads"):
         torch.set_num_threads(int(request["threads"]))
     cancel = CancelToken()
-    gone = threading.Event()
-
-    def listen() -> None:
-        for cmd in sys.stdin:
-            if cmd.strip() == "cancel":
-                cancel.cancel()
-        gone.set()  # EOF: the parent closed the pipe or died
-        cancel.cancel()
-
-    threading.Thread(target=listen, daemon=True, name="chemnamer-train-stdin").start()
-    relay = EventRelay(send, gone.is_set)
+    stop = threading.Event()
+    threading.Thread(target=_watch_control, args=(out_dir, cancel, stop), daemon=True,
+                     name="chemnamer-train-control").start()
     try:
-        result = _train(request, relay, cancel)
-    except Exception as exc:  # noqa: BLE001 - the parent shows it
+        with cancel_on_signals(cancel):
+            result = _train(request, EventRelay(send), cancel)
+    except Exception as exc:  # noqa: BLE001 - the app shows it
         import traceback
 
-        send({"event": "error", "message": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()})
+        traceback.print_exc()
+        send({"event": "error", "message": f"{type(exc).__name__}: {exc}"})
         return 1
+    finally:
+        stop.set()
     send({"event": "result", "result": result})
     return 0
 
 
-def _child_command() -> list[str]:
+def _child_command(launch: Path) -> list[str]:
     if getattr(sys, "frozen", False):
         # A frozen app has no `-m`: its entry point must call run_worker_if_requested() first.
-        return [sys.executable, WORKER_FLAG]
-    return [sys.executable, "-m", "chemnamer.finetune.subprocess_run"]
+        return [sys.executable, WORKER_FLAG, str(launch)]
+    return [sys.executable, "-m", "chemnamer.finetune.subprocess_run", str(launch)]
 
 
 def run_worker_if_requested(argv: list[str] | None = None) -> None:
     """For frozen builds: become the training child when started with WORKER_FLAG."""
-    if WORKER_FLAG in (sys.argv if argv is None else argv):
-        sys.exit(child_main())
+    argv = sys.argv if argv is None else argv
+    if WORKER_FLAG in argv:
+        _leave(child_main(argv[argv.index(WORKER_FLAG):]))
 
 
-# --- parent side: the task function ---------------------------------------------------------------
+def _leave(status: int) -> None:
+    """Exit without interpreter teardown: the run is in the database and the result in events.jsonl.
+    Measured: with OPSIN's JVM started by the evaluations, a normal exit took 32 s (JVM shutdown on a
+    busy 2-core box), during which the process looked alive to the app."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
-def run_training(state, request: dict, mode: str | None = None) -> dict:
+
+# --- app side -------------------------------------------------------------------------------------
+
+def output_dir_for(request: dict) -> Path:
+    """The run folder: the request's, a checkpoint's parent (resume from a checkpoint), or a new one
+    named like `chemnamer train` names it."""
+    from chemnamer import paths
+
+    resume, out = request.get("resume"), request.get("output_dir")
+    if isinstance(resume, str) and Path(resume).name.startswith("checkpoint-"):
+        return Path(resume).parent
+    if out:
+        return Path(out)
+    name = (request.get("config") or {}).get("name") or "run"
+    return paths.home() / "runs" / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def launch(request: dict) -> tuple[subprocess.Popen, Path, int]:
+    """Start the training child, detached (own session, no pipes); returns it, its run folder and where
+    its lines start in train.log (a resumed run's folder holds the earlier processes' lines)."""
+    out = output_dir_for(request)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in (EVENTS, CONTROL):  # a resumed run's folder: the last process's events are done with
+        (out / name).unlink(missing_ok=True)
+    (out / EVENTS).touch()
+    path = out / LAUNCH
+    path.write_text(json.dumps(_clean({**request, "output_dir": str(out)})), encoding="utf-8")
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parent.parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    detach: dict = {"start_new_session": True}  # no SIGHUP/SIGINT of the app's terminal or process group
+    if os.name == "nt":
+        detach = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.DETACHED_PROCESS}
+    with (out / LOG).open("ab") as log:
+        log_start = log.seek(0, os.SEEK_END)
+        proc = subprocess.Popen(_child_command(path), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                env=env, **detach)
+    return proc, out, log_start
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        import psutil
+
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except Exception:  # noqa: BLE001 - gone, or no permission to look (then it is not ours to follow)
+        return False
+
+
+def follow(state, output_dir: str | os.PathLike, pid: int, proc: subprocess.Popen | None = None,
+           offset: int = 0, log_offset: int | None = None, detached: threading.Event | None = None) -> dict:
+    """Relay the run's events to `state.emit` until it ends; its result dict. `detached` set: stop
+    following and return {"status": "detached"}, the training goes on. Cancelling `state` asks the
+    child to stop (checkpoint, run 'cancelled'). RuntimeError when the run failed or its process died."""
+    out = Path(output_dir)
+    detached = detached or threading.Event()
+    state.on_cancel(lambda: None if detached.is_set() else send_control(out, "cancel"))
+    if log_offset is None:
+        log_offset = (out / LOG).stat().st_size if (out / LOG).is_file() else 0
+    events, log = _Tail(out / EVENTS, offset), _Tail(out / LOG, log_offset)
+    tail: list[str] = []
+    error = None
+    while True:
+        ended = proc.poll() is not None if proc is not None else not _alive(pid)
+        for line in log.lines():
+            line = line.rstrip()
+            if line:
+                tail.append(line)
+                del tail[:-40]
+                state.emit("stderr", line)
+        for line in events.lines():
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                continue
+            kind = ev.get("event")
+            if kind == "result":
+                if proc is not None:  # our child: reap it (it leaves right after its result), no zombie
+                    try:
+                        proc.wait(10)
+                    except subprocess.TimeoutExpired:
+                        pass
+                return ev["result"]
+            if kind == "error":
+                error = ev.get("message") or "training failed"
+            state.emit(kind, ev)
+        if error is not None and ended:
+            raise RuntimeError(error)
+        if ended:  # gone without a result: killed (kill -9, out of memory) or crashed
+            rc = proc.returncode if proc is not None else None
+            status = f" (exit status {rc})" if rc is not None else ""
+            raise RuntimeError(f"the training process ended unexpectedly{status}" + (f": {tail[-1]}" if tail else ""))
+        if detached.wait(POLL_S):
+            return {"status": "detached", "output_dir": str(out)}
+
+
+def run_training(state, request: dict, mode: str | None = None, detached: threading.Event | None = None) -> dict:
     """Task function (chemnamer.gui.concurrent): run one training, relaying events to `state.emit`.
 
-    Events: start, log, step, evaluate, checkpoint, end (payloads as in the protocol above) and
-    'stderr' lines of the child. Returns the result dict; raises RuntimeError on a failed run.
+    Events: start, log, step, evaluate, checkpoint, end (payloads as in the module docstring), 'launched'
+    {pid, output_dir} first and 'stderr' lines of the child. Returns the result dict; raises
+    RuntimeError on a failed run.
     """
     mode = mode or os.environ.get("CHEMNAMER_GUI_TRAIN", "process")
     if mode == "thread":
         return _run_in_thread(state, request)
-    return _run_in_process(state, request)
+    proc, out, log_start = launch(request)
+    state.emit("launched", {"pid": proc.pid, "output_dir": str(out)})
+    return follow(state, out, proc.pid, proc=proc, log_offset=log_start, detached=detached)
+
+
+def attach(state, run: dict, detached: threading.Event | None = None) -> dict:
+    """Task function: follow a run that an earlier app started and that is still going (re-attach).
+    The last 'start' event is replayed (the monitor's summary); then events from now on."""
+    out = Path(run["output_dir"])
+    offset = (out / EVENTS).stat().st_size
+    start = None
+    with (out / EVENTS).open("rb") as fh:
+        for line in fh:
+            if line.startswith(b'{"event": "start"'):
+                start = line
+    if start is not None:
+        state.emit("start", json.loads(start))
+    return follow(state, out, run["pid"], offset=offset, detached=detached)
+
+
+def attachable_runs() -> list[dict]:
+    """Runs still going whose events can be followed (started from the app), newest first."""
+    from chemnamer.store import runs
+
+    runs.mark_interrupted()
+    return [r for r in runs.list_runs() if r["status"] == "running" and r.get("output_dir")
+            and (Path(r["output_dir"]) / EVENTS).is_file() and _alive(r.get("pid")) and r["pid"] != os.getpid()]
+
+
+def stop_run(run: dict) -> None:
+    """Stop a running run from outside: through its control file when the app started it, else (a
+    `chemnamer train` in a terminal) with SIGTERM, which that command turns into a checkpoint."""
+    out = run.get("output_dir")
+    if out and (Path(out) / EVENTS).is_file():
+        send_control(out, "cancel")
+    elif _alive(run.get("pid")):
+        import signal
+
+        os.kill(run["pid"], signal.SIGTERM)
 
 
 def _run_in_thread(state, request: dict) -> dict:
@@ -221,64 +418,5 @@ def _run_in_thread(state, request: dict) -> dict:
     return _train(request, relay, cancel)
 
 
-def _run_in_process(state, request: dict) -> dict:
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parent.parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    env["PYTHONUNBUFFERED"] = "1"
-    proc = subprocess.Popen(_child_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env, text=True, encoding="utf-8", bufsize=1)
-    write_lock = threading.Lock()
-
-    def write(text: str) -> None:
-        with write_lock:
-            try:
-                proc.stdin.write(text + "\n")
-                proc.stdin.flush()
-            except (OSError, ValueError):
-                pass
-
-    tail: list[str] = []
-
-    def pump_stderr() -> None:
-        for line in proc.stderr:
-            line = line.rstrip()
-            if line:
-                tail.append(line)
-                del tail[:-40]
-                state.emit("stderr", line)
-
-    threading.Thread(target=pump_stderr, daemon=True, name="chemnamer-train-stderr").start()
-    write(json.dumps(_clean(request)))
-    state.on_cancel(lambda: write("cancel"))
-    result, error = None, None
-    try:
-        for line in proc.stdout:
-            try:
-                ev = json.loads(line)
-            except ValueError:
-                continue
-            kind = ev.get("event")
-            if kind == "result":
-                result = ev["result"]
-            elif kind == "error":
-                error = ev.get("message") or "training failed"
-                state.emit("error", ev)
-            else:
-                state.emit(kind, ev)
-    finally:
-        try:
-            proc.stdin.close()
-        except OSError:
-            pass
-        rc = proc.wait()
-    if result is not None:
-        return result
-    if error is None:
-        error = f"the training process ended unexpectedly (exit status {rc})" + \
-            (f": {tail[-1]}" if tail else "")
-    raise RuntimeError(error)
-
-
 if __name__ == "__main__":
-    sys.exit(child_main())
+    _leave(child_main())

@@ -39,7 +39,7 @@ IGNORE = -100
 
 @dataclass
 class TrainResult:
-    status: str  # completed | cancelled | failed
+    status: str  # completed | cancelled | interrupted (by a signal) | failed
     run_id: int | None
     output_dir: str
     model_dir: str | None
@@ -154,8 +154,12 @@ def save_model(model, tokenizer, vocab, cfg: RunConfig, base_id: str, out: Path,
             vocab.save(tmp)
         meta = {"base_model": base_id, "num_layers": cfg.model.num_layers or None, "method": cfg.model.method,
                 "vocab_map": vocab is not None, "seed": cfg.train.seed,  # rebuilds a random "tiny" base
-                "template": {"instruction": cfg.format.instruction, "response_marker": cfg.format.response_marker},
+                "template": Template(cfg.format.instruction, cfg.format.response_marker, cfg.format.defaults).to_dict(),
                 "task": {"source": cfg.data.source_column, "target": cfg.data.target_column}}
+        if cfg.data.extra_columns:  # which column fed which template input ({rule} <- "Rule")
+            from chemnamer.data.userfile import input_names
+
+            meta["task"]["inputs"] = {name: col for col, name in input_names(cfg.data.extra_columns).items()}
         (tmp / CHEMNAMER_META).write_text(json.dumps(meta, indent=2))
     except BaseException:  # e.g. disk full: a half-written folder must not stay behind, taking the space
         shutil.rmtree(tmp, ignore_errors=True)
@@ -246,13 +250,13 @@ def train(cfg: RunConfig, callbacks: list[Callback] = (), cancel: CancelToken | 
     # passes exactly two barriers, so the nesting cannot deadlock.
     with acc.main_process_first(), acc.local_main_process_first():
         train_pairs, valid_pairs, _test, data_report = build_splits(cfg.data)
-        template = Template(cfg.format.instruction, cfg.format.response_marker)
+        template = Template(cfg.format.instruction, cfg.format.response_marker, cfg.format.defaults)
         examples = format_pairs(train_pairs, template, cfg.format.inversion, seed=cfg.data.seed)
         if not examples:
             raise ValueError("no training examples after filtering: check the data source and filters")
         vocab = VocabMap.load(resume_path) if resume_path and (resume_path / "vocab_map.json").is_file() else None
         texts = [e.prompt for e in examples] + [e.response for e in examples] + \
-            [template.prompt(p.source) for p in valid_pairs] + [p.target for p in valid_pairs]
+            [template.prompt(template.inputs(p)) for p in valid_pairs] + [p.target for p in valid_pairs]
         model, tokenizer, vocab, base_id = prepare(cfg.model, texts, tcfg.seed, vocab)
     if resume_path:
         _load_weights(model, resume_path)
@@ -328,7 +332,11 @@ def train(cfg: RunConfig, callbacks: list[Callback] = (), cancel: CancelToken | 
         summed = acc.reduce(torch.tensor([float(f) for f in flags], device=device), reduction="sum")
         return [v > 0 for v in summed.tolist()]
 
+    last_checkpoint = time.monotonic()
+
     def checkpoint(kind: str) -> Path | None:
+        nonlocal last_checkpoint
+        last_checkpoint = time.monotonic()
         if not main:
             return None
         path = save_checkpoint(model, tokenizer, vocab, cfg, base_id, optimizer, scheduler, state, out_dir, kind)
@@ -395,7 +403,11 @@ def train(cfg: RunConfig, callbacks: list[Callback] = (), cancel: CancelToken | 
                     total_steps = state.step  # budget reached: finish cleanly, like a normal end
                     state.total_steps = total_steps
                     break
-                if state.step % tcfg.checkpoint_every == 0:
+                # By steps, by time (a kill loses at most checkpoint_minutes), or on request (the app
+                # asks for one before it quits). Saving happens on the main rank only: no collective.
+                due_by_time = bool(tcfg.checkpoint_minutes) and \
+                    time.monotonic() - last_checkpoint >= tcfg.checkpoint_minutes * 60
+                if cancel.take_checkpoint_request() or due_by_time or state.step % tcfg.checkpoint_every == 0:
                     checkpoint("step")
                 if tcfg.eval_every and state.step % tcfg.eval_every == 0:
                     last_metrics = evaluate()
@@ -416,6 +428,8 @@ def train(cfg: RunConfig, callbacks: list[Callback] = (), cancel: CancelToken | 
                             break
         if status == "cancelled":
             checkpoint("cancel")
+            if cancel.reason:  # a signal (logout, shutdown, kill), not the user: 'interrupted', resumable
+                status = "interrupted"
         else:
             last_metrics = evaluate(final=True) or last_metrics
             checkpoint("final")
@@ -431,6 +445,8 @@ def train(cfg: RunConfig, callbacks: list[Callback] = (), cancel: CancelToken | 
                                    dtype=torch.bfloat16 if cfg.model.method == "full" else None))
     state.status = status
     result = {"metrics": last_metrics, "model_dir": model_dir}
+    if status == "interrupted":
+        result["error"] = f"stopped by {cancel.reason} at step {state.step}; resume it from its checkpoint"
     cb.on_end(state, status, result)
     model_id = result.get("model_id")
     return TrainResult(status, state.run_id, str(out_dir), model_dir, model_id, state, last_metrics)

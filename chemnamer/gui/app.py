@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -60,7 +61,47 @@ def build(model: str | None = None, device: str = "auto"):
     session = Session(model, device or "auto")
     window = MainWindow(session)
     session.start()
+    window.reattach_training()  # a run started before the app last closed (or died) and still training
     return session, window
+
+
+def quit_on_signals(app, window, names: tuple[str, ...] = ("SIGTERM", "SIGINT")):
+    """SIGTERM (a logout, `kill`) and SIGINT (Ctrl-C in the terminal) close the window cleanly instead of
+    killing the process: no questions, a running training asked for a checkpoint and left running.
+
+    Python runs a signal handler only when the interpreter gets control, and Qt's event loop is C++:
+    the handler's wake-up byte goes through a socket that a QSocketNotifier watches, so the handler
+    runs within one event-loop turn (no polling timer). Returns the notifier (keep it alive)."""
+    import signal
+    import socket
+
+    from PySide6.QtCore import QSocketNotifier, QTimer
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    rsock, wsock = socket.socketpair()
+    for sock in (rsock, wsock):
+        sock.setblocking(False)
+    signal.set_wakeup_fd(wsock.fileno(), warn_on_full_buffer=False)
+    notifier = QSocketNotifier(rsock.fileno(), QSocketNotifier.Read, app)
+
+    def drain() -> None:
+        try:
+            rsock.recv(512)
+        except OSError:
+            pass
+
+    notifier.activated.connect(drain)
+    notifier._sockets = (rsock, wsock)  # the sockets live as long as the notifier
+
+    def handler(signum, _frame) -> None:
+        name = signal.Signals(signum).name
+        signal.signal(signum, signal.SIG_DFL)  # a second one ends the process at once
+        QTimer.singleShot(0, lambda: window.quit_now(name))
+
+    for name in names:
+        signal.signal(getattr(signal, name), handler)
+    return notifier
 
 
 def main(model: str | None = None, device: str = "auto", screenshot: str | None = None,
@@ -79,8 +120,15 @@ def main(model: str | None = None, device: str = "auto", screenshot: str | None 
     session, window = build(model, device)
     if screenshot:
         return take_screenshots(window, Path(screenshot), smiles or DEFAULT_SMILES)
+    notifier = quit_on_signals(app, window)  # noqa: F841 - kept alive until exec() returns
     window.show()
-    return app.exec()
+    status = app.exec()
+    # The window closed cleanly (tasks stopped, history committed); leave without interpreter teardown.
+    # Measured: quit while OPSIN's JVM is still starting in its thread (the first seconds), JPype's exit
+    # hook then crashed the process (exit 139) or hung it for over a minute.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 # --- screenshots -----------------------------------------------------------------------------------

@@ -7,14 +7,16 @@ from pathlib import Path
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QMessageBox,
-                               QPushButton, QTableView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
+                               QMessageBox, QPushButton, QTableView, QVBoxLayout, QWidget)
 
 from chemnamer.gui import tasks
 from chemnamer.gui.concurrent import Task
-from chemnamer.gui.widgets import GREEN, GREY, RED, ElidedLabel, progress_row, verified_color, verified_text
+from chemnamer.gui.widgets import (GREEN, GREY, RED, ElidedLabel, ModeChoice, progress_row, verified_color,
+                                   verified_text)
 
 FILE_FILTER = "Molecule files (*.csv *.tsv *.tab *.txt *.smi *.smiles *.sdf *.sd);;All files (*)"
+MODE_KEY = "batch/mode"
 
 
 class BatchModel(QAbstractTableModel):
@@ -92,11 +94,14 @@ class BatchView(QWidget):
         super().__init__(parent)
         self.session = session
         self.columns: list[str] = []
+        self.column: str | None = None  # the column that holds the structures (CSV/TSV)
+        self.source = None  # the batchio reader of the last file: the export writes back its dialect
         self.path: str | None = None
         self._task: Task | None = None
         self._export_task: Task | None = None
         self._t0 = 0.0
         self._build()
+        session.namer_changed.connect(self._on_namer_changed)
 
     def _build(self) -> None:
         lay = QVBoxLayout(self)
@@ -110,6 +115,20 @@ class BatchView(QWidget):
         self.file_label = ElidedLabel("No file — CSV/TSV with a 'smiles' column, .smi or .sdf")
         self.file_label.setObjectName("muted")
         top.addWidget(self.file_label, 1)
+        self.column_label = QLabel("Structures in")
+        top.addWidget(self.column_label)
+        self.column_combo = QComboBox()
+        self.column_combo.setToolTip("The column that holds the SMILES (or names) to name; the other columns "
+                                     "are kept unchanged in the export")
+        self.column_combo.setMinimumWidth(140)
+        self.column_combo.setEnabled(False)
+        self.column_combo.activated.connect(self._on_column_chosen)
+        top.addWidget(self.column_combo)
+        mode_label = QLabel("Mode")
+        mode_label.setToolTip("How each molecule is named (as in the Name view); a change applies to the next file")
+        top.addWidget(mode_label)
+        self.mode_choice = ModeChoice(MODE_KEY)
+        top.addWidget(self.mode_choice)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
@@ -146,26 +165,51 @@ class BatchView(QWidget):
         self.summary.setObjectName("muted")
         lay.addWidget(self.summary)
 
+    def _on_namer_changed(self) -> None:
+        if self.session.guided_active:  # a guided model was chosen: it names in guided mode only
+            self.mode_choice.set_mode("guided")
+
     # --- running --------------------------------------------------------------------------------
     def _choose_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Name the molecules of a file", str(Path.home()), FILE_FILTER)
         if path:
             self.start(path)
 
-    def start(self, path: str) -> bool:
+    def start(self, path: str, column: str | None = None) -> bool:
+        """Name the file's molecules; `column`: the CSV/TSV column with the structures (default: the
+        'smiles' column; without one the column box asks the user to pick)."""
         if self._task is not None:
             return False
         if self.session.namer is None:
             QMessageBox.information(self, "Model loading", "The model is still loading; try again in a moment.")
             return False
+        from chemnamer.batchio import InputError
+
         self.path = str(path)
         self.model.clear()
-        self.columns = []
+        self.columns, self.source = [], None
         self.file_label.set_full_text(self.path)
+        self.summary.setText("")
+        self._reset_progress()
+        for b in (self.export_csv, self.export_sdf):
+            b.setEnabled(False)
+        try:
+            columns, found = tasks.batch_columns(self.path) if column is None else (None, column)
+        except (InputError, OSError) as exc:
+            self._show_columns([], None)
+            QMessageBox.warning(self, "Batch naming", str(exc))
+            return False
+        if columns is not None:
+            self._show_columns(columns, found)
+        if found is None:
+            self.eta.setText("pick the column that holds the structures")
+            self.message.emit("No 'smiles' column: pick the column with the structures")
+            return False
+        self.column = found
         self.progress.setRange(0, 0)
         self.eta.setText("reading the file…")
-        self.summary.setText("")
-        task = Task(tasks.batch_name, self.session.namer, self.path, name="batch")
+        task = Task(tasks.batch_name, self.session.namer, self.path, column=self._column_arg(),
+                    mode=self.mode_choice.mode(), name="batch")
         self._task = task
         task.event.connect(self._on_event)
         task.progress.connect(self._on_progress)
@@ -189,9 +233,40 @@ class BatchView(QWidget):
     def running(self) -> bool:
         return self._task is not None
 
+    def _reset_progress(self) -> None:
+        """No bar left over from an earlier file: 0 of nothing, no "10 / 10" text."""
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setFormat("")
+        self.eta.setText("")
+
+    def _show_columns(self, columns: list[str], current: str | None) -> None:
+        self.column_combo.clear()
+        delimited = bool(columns) and Path(self.path or "").suffix.lower() not in (".smi", ".smiles", ".sdf", ".sd")
+        if delimited:
+            if current is None:
+                self.column_combo.addItem("— pick a column —", None)
+            for c in columns:
+                self.column_combo.addItem(c or "(unnamed)", c)
+            if current is not None:
+                self.column_combo.setCurrentIndex(self.column_combo.findData(current))
+        self.column_combo.setEnabled(delimited)
+
+    def _column_arg(self) -> str | None:
+        return self.column if self.column_combo.isEnabled() else None
+
+    def _on_column_chosen(self, index: int) -> None:
+        column = self.column_combo.itemData(index)
+        if column is None or self.path is None or self._task is not None:
+            return
+        if column == self.column and self.model.rows:
+            return  # already named with it
+        self.start(self.path, column)
+
     def _on_event(self, kind: str, payload) -> None:
         if kind == "start":
             self.columns = payload["columns"]
+            self.source = payload.get("source")
             total = payload["total"]
             if total:
                 self.progress.setRange(0, 1000)
@@ -230,9 +305,7 @@ class BatchView(QWidget):
         self.message.emit(f"Batch: {len(self.model.rows)} molecules named")
 
     def _on_failed(self, message: str, tb: str) -> None:
-        self.progress.setRange(0, 1000)
-        self.progress.setValue(0)
-        self.eta.setText("")
+        self._reset_progress()
         QMessageBox.warning(self, "Batch naming", message.split(": ", 1)[-1] if "InputError" in message else message)
 
     def _on_cancelled(self) -> None:
@@ -261,7 +334,8 @@ class BatchView(QWidget):
         """Write the results in a worker (an SD file of 100k molecules takes a while)."""
         kind = kind or ("sdf" if path.lower().endswith((".sdf", ".sd")) else "csv")
         fn = tasks.export_batch_sdf if kind == "sdf" else tasks.export_batch_csv
-        task = Task(fn, list(self.model.rows), list(self.columns), path, name=f"export-{kind}")
+        args = (self.source,) if kind == "csv" else ()
+        task = Task(fn, list(self.model.rows), list(self.columns), path, *args, name=f"export-{kind}")
         self._export_task = task
         for b in (self.export_csv, self.export_sdf):
             b.setEnabled(False)

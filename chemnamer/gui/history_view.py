@@ -176,7 +176,7 @@ class HistoryView(QWidget):
         lay.setSpacing(10)
         bar = QHBoxLayout()
         self.search = QLineEdit()
-        self.search.setPlaceholderText("Search names, SMILES, InChIKeys, inputs…")
+        self.search.setPlaceholderText("Search names, common names and synonyms (aspirin), SMILES, InChIKeys…")
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(lambda _: self._search_timer.start())
         bar.addWidget(self.search, 3)

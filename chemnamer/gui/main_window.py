@@ -1,6 +1,8 @@
 """The main window: a model bar on top, views on the left (Name, Batch, History, Runs), status below."""
 from __future__ import annotations
 
+import sys
+
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QHBoxLayout, QLabel,
                                QListWidget, QListWidgetItem, QMainWindow, QMessageBox, QProgressDialog,
@@ -119,6 +121,8 @@ class MainWindow(QMainWindow):
         self.history.reopen.connect(self.reopen_naming)
         self.runs.open_model.connect(self.use_model)
         self.runs.resume_run.connect(self.resume_run)
+        self.runs.follow_run.connect(self.follow_run)
+        self.runs.stop_run.connect(self.stop_run)
 
     def _build_status(self) -> None:
         self.model_status = QLabel()
@@ -226,6 +230,59 @@ class MainWindow(QMainWindow):
         self.wizard.deleteLater()
         self.wizard = None
 
+    def _monitor(self) -> MonitorDialog:
+        if self.monitor_dialog is None:
+            self.monitor_dialog = MonitorDialog(self.controller, self)
+        return self.monitor_dialog
+
+    def reattach_training(self) -> dict | None:
+        """At start: follow the newest run an earlier app started that is still training (its process
+        outlived that app). Returns the run, or None."""
+        if self.controller.running:
+            return None
+        try:
+            from chemnamer.finetune.subprocess_run import attachable_runs
+
+            found = attachable_runs()
+        except Exception:  # noqa: BLE001 - a damaged database must not keep the app from starting
+            return None
+        if not found:
+            return None
+        run = found[0]
+        self._attach(run)
+        self.statusBar().showMessage(f"Run {run['id']} ({run.get('name') or 'training'}) is still training: "
+                                     "follow or stop it in the Runs view", 15000)
+        return run
+
+    def _attach(self, run: dict) -> None:
+        curves = tasks.run_curves(None, [run["id"]]).get(run["id"], {"steps": [], "metrics": []})
+        self._monitor().monitor.load_history(curves["steps"], curves["metrics"])
+        self.controller.attach(run)
+
+    def follow_run(self, run: dict) -> None:
+        """The Runs view's "Show progress": the live monitor of a running run (attached if need be)."""
+        if not (self.controller.running and self.controller.run_id == run["id"]):
+            if self.controller.running:
+                QMessageBox.information(self, "Training", "Another training run is being followed.")
+                return
+            self._attach(run)
+        elif not self._monitor().isVisible():  # followed already (started here): catch the monitor up
+            curves = tasks.run_curves(None, [run["id"]]).get(run["id"], {"steps": [], "metrics": []})
+            self._monitor().monitor.load_history(curves["steps"], curves["metrics"])
+            self._monitor().monitor.follow_current()
+        self._monitor().show()
+        self._monitor().raise_()
+
+    def stop_run(self, run: dict) -> None:
+        """The Runs view's "Stop run": a checkpoint, then the run ends 'cancelled' (resumable)."""
+        if self.controller.running and self.controller.run_id == run["id"]:
+            self.controller.cancel()
+        else:
+            from chemnamer.finetune.subprocess_run import stop_run
+
+            stop_run(run)
+        self.statusBar().showMessage(f"Stopping run {run['id']}: it saves a checkpoint, then ends", 8000)
+
     def resume_run(self, run: dict) -> None:
         if self.controller.running:
             QMessageBox.information(self, "Training", "A training run is already in progress.")
@@ -235,12 +292,10 @@ class MainWindow(QMainWindow):
         except FileNotFoundError as exc:
             QMessageBox.warning(self, "Resume", str(exc))
             return
-        if self.monitor_dialog is None:
-            self.monitor_dialog = MonitorDialog(self.controller, self)
         curves = tasks.run_curves(None, [run["id"]]).get(run["id"], {"steps": [], "metrics": []})
-        self.monitor_dialog.monitor.load_history(curves["steps"], curves["metrics"])
+        self._monitor().monitor.load_history(curves["steps"], curves["metrics"])
         self.controller.start(request)
-        self.monitor_dialog.show()
+        self._monitor().show()
 
     def _on_training_ended(self, status: str, result) -> None:
         self.runs.refresh()
@@ -251,26 +306,46 @@ class MainWindow(QMainWindow):
     # --- closing --------------------------------------------------------------------------------
     def closeEvent(self, event):  # noqa: N802
         if self.controller.running and not self._closing:
-            if not self.confirm_stop_training():
+            choice = self.ask_about_training()
+            if choice is None:
                 event.ignore()
                 return
-            self._closing = True
-            self._stop_training_then_close()
-            event.ignore()
-            return
+            if choice == "stop":
+                self._closing = True
+                self._stop_training_then_close()
+                event.ignore()
+                return
+        # The training process does not depend on this window: it goes on, with a checkpoint now.
+        self.controller.detach(checkpoint=True)
         if self.wizard is not None:
             self.wizard.hide()
         concurrent.shutdown(10000)
         super().closeEvent(event)
 
-    def confirm_stop_training(self) -> bool:
+    def quit_now(self, reason: str = "") -> None:
+        """SIGTERM/SIGINT (a logout, `kill`, Ctrl-C): close without questions, nobody may be there to
+        answer. A training goes on in its own process, after a checkpoint it is asked for."""
+        self._closing = True
+        if reason:
+            going = f"; training run {self.controller.run_id or ''} goes on in its own process (checkpoint " \
+                "requested)" if self.controller.running else ""
+            print(f"chemnamer: {reason}: closing{going}", file=sys.stderr)
+        self.close()
+
+    def ask_about_training(self) -> str | None:
+        """The close question's answer: "background" (quit, the training goes on), "stop" (checkpoint, stop,
+        quit) or None (stay)."""
         box = QMessageBox(QMessageBox.Question, "Training in progress",
-                          "A model is being trained. Stop it and quit?\n\nA checkpoint is saved; resume the "
-                          "run later from the Runs view.", QMessageBox.NoButton, self)
-        stop = box.addButton("Stop training and quit", QMessageBox.AcceptRole)
+                          "A model is being trained in its own process.\n\nIt can go on while the app is closed "
+                          "(follow it again in the Runs view when you reopen the app), or stop now with a "
+                          "checkpoint to resume from later.", QMessageBox.NoButton, self)
+        background = box.addButton("Quit, keep training", QMessageBox.AcceptRole)
+        stop = box.addButton("Stop training and quit", QMessageBox.DestructiveRole)
         box.addButton("Keep working", QMessageBox.RejectRole)
+        box.setDefaultButton(background)
         box.exec()
-        return box.clickedButton() is stop
+        clicked = box.clickedButton()
+        return "background" if clicked is background else "stop" if clicked is stop else None
 
     def _stop_training_then_close(self) -> None:
         dlg = QProgressDialog("Saving a checkpoint and stopping the training…", None, 0, 0, self)

@@ -1,21 +1,66 @@
 """The naming view: type or paste a SMILES or a name, see the structure, the names and their checks."""
 from __future__ import annotations
 
-import math
-
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QGuiApplication
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QFrame, QGridLayout, QHBoxLayout, QHeaderView,
-                               QLabel, QLineEdit, QPushButton, QScrollArea, QSizePolicy, QSplitter,
+from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGridLayout, QHBoxLayout, QHeaderView,
+                               QLabel, QLineEdit, QPushButton, QScrollArea, QSplitter,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from chemnamer.gui import tasks
 from chemnamer.gui.concurrent import Task
-from chemnamer.gui.widgets import (GREEN, GREY, RED, Badge, ElidedLabel, MoleculeView, Spinner, mono_font,
-                                   section_label, verified_color, verified_text, verified_tip)
+from chemnamer.gui.name_check import NameCheck
+from chemnamer.gui.widgets import (AMBER, GREEN, GREEN_BG, GREY, RED, RED_BG, Badge, ElidedLabel, ModeChoice,
+                                   MoleculeView, Spinner, WrappingText, mono_font, section_label, settings,
+                                   verified_color, verified_text, verified_tip)
+from chemnamer.naming import SOURCE_LABELS
+from chemnamer.notebook import Notebook
+from chemnamer.refnames import components, is_component_list
+from chemnamer.textdiff import char_diff, edit_count
 
 DEBOUNCE_MS = 400
 EXAMPLE = "CC(=O)Oc1ccccc1C(=O)O"
+MODE_KEY = "naming/mode"
+BEST_MODE_KEY = "naming/fallback_to_reference"  # the earlier check box (model vs best): read once, as the default
+SCORE_TIP = ("Mean log-probability per token under the model: it ranks the candidates, it is not the chance "
+             "that a name is right (OPSIN's check is)")
+
+
+def _provenance(r) -> str:
+    """Where the name shown comes from, in words, instead of a "confidence %".
+
+    The old figure, the mean token probability exp(score), is not the chance a name is right. On the
+    default recipe's 200 validation molecules (beam 8, as the app names; training/confidence_check.py)
+    the top candidates showed 94 % on average and 39 % of them were right; the 88 names shown without
+    a check mark averaged 91 % and none of them was PubChem's name. Right and wrong differ by OPSIN's
+    check, shown beside the name, so no percentage is shown."""
+    guided = r.mode == "guided"
+    if guided and r.chosen_from == "rule_based":
+        namer = f" ({r.reference.rule_based_namer})" if r.reference.rule_based_namer else ""
+        return f"the verified rule-based draft{namer}, not a rewrite: " + \
+            ("no rewrite verified" if r.candidates else "no rewrite (see the note)")
+    if r.chosen_from and r.chosen_from not in ("model", "guided"):
+        return f"chosen from the {SOURCE_LABELS.get(r.chosen_from, r.chosen_from)} reference"
+    n = len(r.candidates)
+    rank = next((i for i, c in enumerate(r.candidates) if c.name == r.name), 0)
+    if guided:
+        first = "rewrite" if not rank else f"rewrite {rank + 1} of {n}, the first that OPSIN verifies"
+        return f"the guided model's {first}" + ("" if r.verified or r.verified is None else "; none verifies")
+    if r.verified and rank:
+        return f"the model's candidate {rank + 1} of {n}, the first that OPSIN verifies"
+    if r.verified is False and n > 1:
+        return f"the model's top candidate; none of its {n} candidates verifies"
+    return "the model's top candidate"
+
+
+def diff_html(before: str, after: str) -> str:
+    """`char_diff` as rich text: deletions struck through in red, insertions in green."""
+    from html import escape
+
+    style = {"delete": f"color:{RED}; background-color:{RED_BG}; text-decoration:line-through;",
+             "insert": f"color:{GREEN}; background-color:{GREEN_BG}; font-weight:600;"}
+    return "".join(escape(text) if op == "equal" else f"<span style='{style[op]}'>{escape(text)}</span>"
+                   for op, text in char_diff(before, after))
 
 
 def _card() -> QFrame:
@@ -24,12 +69,9 @@ def _card() -> QFrame:
     return card
 
 
-def _name_label() -> QLabel:
-    label = QLabel()
-    label.setWordWrap(True)
-    label.setTextInteractionFlags(Qt.TextSelectableByMouse)
-    label.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
-    return label
+def _name_label() -> WrappingText:
+    """A name: wraps inside its card however long, selectable, copies exactly."""
+    return WrappingText()
 
 
 def _yes_no(value: bool | None, yes: str = "yes", no: str = "no") -> str:
@@ -41,7 +83,8 @@ def _yes_no(value: bool | None, yes: str = "yes", no: str = "no") -> str:
 
 class NamingView(QWidget):
     """Naming starts as you type (debounced); one naming runs at a time in a worker, the newest input
-    waits for it, and a result for an input that is no longer in the box is not shown."""
+    waits for it, and a result for an input that is no longer in the box is not shown. What reaches the
+    history follows chemnamer.notebook: an as-you-type result is a draft, Enter/Name keep it."""
 
     named = Signal(object)  # NamingOutcome shown (tests, history refresh)
     message = Signal(str)  # short status-bar messages
@@ -53,6 +96,8 @@ class NamingView(QWidget):
         self._task: Task | None = None
         self._task_text: str | None = None
         self._pending: str | None = None
+        self._pending_commit = False
+        self.notebook = Notebook()
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(DEBOUNCE_MS)
@@ -76,11 +121,13 @@ class NamingView(QWidget):
         row.addWidget(self.input, 1)
         self.spinner = Spinner(self, 22)
         row.addWidget(self.spinner)
-        self.best_mode = QCheckBox("Fall back to a verified reference")
-        self.best_mode.setToolTip("When no model candidate verifies, choose the verified PubChem or rule-based "
-                                  "name instead (naming mode 'best')")
-        self.best_mode.toggled.connect(lambda _: self.name_now())
-        row.addWidget(self.best_mode)
+        mode_label = QLabel("Mode")
+        mode_label.setObjectName("muted")
+        row.addWidget(mode_label)
+        self.mode_choice = ModeChoice(MODE_KEY, "best" if settings().value(BEST_MODE_KEY, False, type=bool)
+                                      else "model")
+        self.mode_choice.changed.connect(self._on_mode)
+        row.addWidget(self.mode_choice)
         self.name_button = QPushButton("Name")
         self.name_button.setObjectName("primary")
         self.name_button.clicked.connect(self.name_now)
@@ -133,7 +180,8 @@ class NamingView(QWidget):
         self.copy_smiles = QPushButton("Copy SMILES")
         self.copy_smiles.clicked.connect(lambda: self._copy_text(self.smiles.full_text(), "SMILES"))
         self.copy_name = QPushButton("Copy name")
-        self.copy_name.clicked.connect(lambda: self._copy_text(self.gen_name.text(), "name"))
+        self.copy_name.clicked.connect(lambda: self._copy_text(self.outcome.result.name if self.outcome else "",
+                                                               "name"))
         self.copy_image = QPushButton("Copy image")
         self.copy_image.clicked.connect(self._copy_image)
         for b in (self.copy_smiles, self.copy_name, self.copy_image):
@@ -175,6 +223,40 @@ class NamingView(QWidget):
         c.addWidget(self.note)
         lay.addWidget(card)
 
+        # Guided mode: the rule-based draft, the guided model's rewrite, what changed between them
+        self.guided_card = card = _card()
+        g = QGridLayout(card)
+        g.setContentsMargins(14, 10, 14, 12)
+        g.setHorizontalSpacing(10)
+        g.setVerticalSpacing(6)
+        g.addWidget(section_label("Guided rewrite"), 0, 0, 1, 3)
+        self.guided_rows = {}
+        for r, (key, title) in enumerate((("draft", "Draft"), ("rewrite", "Rewrite")), start=1):
+            t = QLabel(title)
+            t.setObjectName("muted")
+            name = _name_label()
+            badge = Badge()
+            g.addWidget(t, r * 2 - 1, 0, Qt.AlignTop)
+            g.addWidget(name, r * 2 - 1, 1)
+            g.addWidget(badge, r * 2 - 1, 2, Qt.AlignTop)
+            extra = WrappingText()
+            extra.setStyleSheet(f"color: {GREY};")
+            g.addWidget(extra, r * 2, 1, 1, 2)
+            self.guided_rows[key] = (name, badge, extra)
+        t = QLabel("Changes")
+        t.setObjectName("muted")
+        g.addWidget(t, 5, 0, Qt.AlignTop)
+        self.guided_diff = WrappingText()  # rich text: deletions struck in red, insertions in green
+        self.guided_diff.setToolTip("From the draft to the rewrite: struck red = deleted, green = inserted")
+        g.addWidget(self.guided_diff, 5, 1, 1, 2)
+        self.guided_status = QLabel()
+        self.guided_status.setWordWrap(True)
+        self.guided_status.setTextFormat(Qt.RichText)
+        g.addWidget(self.guided_status, 6, 0, 1, 3)
+        g.setColumnStretch(1, 1)
+        card.hide()
+        lay.addWidget(card)
+
         # Reference names
         card = _card()
         g = QGridLayout(card)
@@ -191,9 +273,8 @@ class NamingView(QWidget):
             g.addWidget(t, r * 2 - 1, 0, Qt.AlignTop)
             g.addWidget(name, r * 2 - 1, 1)
             g.addWidget(badge, r * 2 - 1, 2, Qt.AlignTop)
-            extra = QLabel()
-            extra.setObjectName("muted")
-            extra.setWordWrap(True)
+            extra = WrappingText()  # synonyms can be 90-character names without a space, like the name
+            extra.setStyleSheet(f"color: {GREY};")
             g.addWidget(extra, r * 2, 1, 1, 2)
             self.ref_rows[key] = (name, badge, extra)
         g.setColumnStretch(1, 1)
@@ -221,9 +302,11 @@ class NamingView(QWidget):
         card = _card()
         c = QVBoxLayout(card)
         c.setContentsMargins(14, 10, 14, 12)
-        c.addWidget(section_label("Candidates (beam search)"))
-        self.cands = QTableWidget(0, 4)
-        self.cands.setHorizontalHeaderLabels(["Name", "Score", "Conf.", "OPSIN"])
+        self.cands_title = section_label("Candidates (beam search)")
+        c.addWidget(self.cands_title)
+        self.cands = QTableWidget(0, 3)
+        self.cands.setHorizontalHeaderLabels(["Name", "Score", "OPSIN"])
+        self.cands.horizontalHeaderItem(1).setToolTip(SCORE_TIP)
         self.cands.verticalHeader().setVisible(False)
         self.cands.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.cands.setSelectionBehavior(QAbstractItemView.SelectRows)
@@ -232,11 +315,14 @@ class NamingView(QWidget):
         self.cands.setTextElideMode(Qt.ElideMiddle)
         hh = self.cands.horizontalHeader()
         hh.setSectionResizeMode(0, QHeaderView.Stretch)
-        for i in (1, 2, 3):
+        for i in (1, 2):
             hh.setSectionResizeMode(i, QHeaderView.ResizeToContents)
         self.cands.setMinimumHeight(90)
         c.addWidget(self.cands)
         lay.addWidget(card)
+
+        self.name_check = NameCheck()  # the user's own name for the structure, checked like the others
+        lay.addWidget(self.name_check)
         lay.addStretch(1)
         scroll.setWidget(body)
         return scroll
@@ -251,8 +337,12 @@ class NamingView(QWidget):
         self._debounce.start()
 
     def name_now(self) -> None:
+        """Name what is in the box now, as a naming the user asked for (Enter, Name, the fallback)."""
         self._debounce.stop()
         self._fire(force=True)
+
+    def _on_mode(self, _mode: str) -> None:
+        self.name_now()
 
     def _fire(self, force: bool = False) -> None:
         text = self.input.text().strip()
@@ -264,15 +354,17 @@ class NamingView(QWidget):
         if not force and text == shown and self.outcome.stored_at is None:
             return
         if self.session.namer is None or self._task is not None:
-            self._pending = text  # named when the model is ready / the running naming ends
+            # named when the model is ready / the running naming ends; Enter on the same text still counts
+            self._pending_commit = force or (self._pending_commit and self._pending == text)
+            self._pending = text
             self._set_busy(True)
             return
-        self._start(text)
+        self._start(text, committed=force)
 
-    def _start(self, text: str) -> None:
-        self._pending = None
-        mode = "best" if self.best_mode.isChecked() else "model"
-        task = Task(self._name_fn, self.session.namer, text, mode, name="naming")
+    def _start(self, text: str, committed: bool = True) -> None:
+        self._pending, self._pending_commit = None, False
+        mode = self.mode_choice.mode()
+        task = Task(self._name_fn, self.session.namer, text, mode, self.notebook, committed, name="naming")
         self._task, self._task_text = task, text
         task.done.connect(self._on_done)
         task.failed.connect(self._on_failed)
@@ -281,11 +373,12 @@ class NamingView(QWidget):
         task.start()
 
     @staticmethod
-    def _name_fn(state, namer, text, mode):
+    def _name_fn(state, namer, text, mode, notebook, committed):
         import time
 
         t0 = time.perf_counter()
-        result = namer.name(text, mode=mode)
+        result = namer.name(text, mode=mode, store=False)
+        notebook.save(result, committed)  # in the worker: the SQLite write never waits in the GUI thread
         return tasks.outcome_of(result, seconds=time.perf_counter() - t0)
 
     def _on_done(self, outcome) -> None:
@@ -301,15 +394,20 @@ class NamingView(QWidget):
         if task is self._task:
             self._task = None
         if self._pending and self.session.namer is not None:
-            self._start(self._pending)
+            self._start(self._pending, self._pending_commit)
         elif self._task is None:
             self._set_busy(False)
 
     def _on_namer_changed(self) -> None:
         text = self.input.text().strip()
+        self.notebook.keep()  # the result of the previous model stays in the history
+        if self.session.guided_active:  # a guided model was chosen: it names in guided mode only
+            self.mode_choice.blockSignals(True)  # the naming below is the one naming
+            self.mode_choice.set_mode("guided")
+            self.mode_choice.blockSignals(False)
         if self._pending:
             if self._task is None:
-                self._start(self._pending)
+                self._start(self._pending, self._pending_commit)
         elif text and self._task is None:
             self._start(text)  # same input, new model
 
@@ -349,11 +447,7 @@ class NamingView(QWidget):
             self.gen_name.setStyleSheet(f"color: {GREY};")
         self.gen_badge.set_state(r.verified)
         self.gen_badge.setVisible(bool(r.name))
-        info = []
-        if r.chosen_from and r.chosen_from != "model":
-            info.append(f"chosen from the {r.chosen_from.replace('_', '-')} reference")
-        elif r.confidence is not None:
-            info.append(f"confidence {r.confidence:.0%}")
+        info = [_provenance(r)] if r.name else []
         info.append(f"model {r.model or self.session.model_label}")
         if r.device:
             info.append(r.device)
@@ -371,21 +465,33 @@ class NamingView(QWidget):
         # references
         ref = r.reference
         synonyms = [x for x in (ref.synonyms or []) if x and x.lower() != (ref.common_name or "").lower()][:4]
-        self._set_ref("pubchem", ref.pubchem, ref.pubchem_verified,
-                      " · ".join(x for x in (f"CID {ref.cid}" if ref.cid else "",
-                                             f"common name: {ref.common_name}" if ref.common_name else "",
-                                             f"also: {', '.join(synonyms)}" if synonyms else "") if x)
-                      or ("" if ref.pubchem else "not in the PubChem table"))
+        details = " · ".join(x for x in (f"CID {ref.cid}" if ref.cid else "",
+                                         f"common name: {ref.common_name}" if ref.common_name else "",
+                                         f"also: {', '.join(synonyms)}" if synonyms else "") if x) \
+            or ("" if ref.pubchem else "not in the PubChem table")
+        if ref.pubchem_original:  # shown: the current-style conversion; one line below: the table's own name
+            details = f"as in the table: {ref.pubchem_original}" + (f"\n{details}" if details else "")
+        self._set_ref("pubchem", ref.pubchem, ref.pubchem_verified, details)
+        if is_component_list(ref.pubchem):  # "sodium;chloride": the parts of a salt, not a name
+            label, badge, _extra = self.ref_rows["pubchem"]
+            label.setText("; ".join(components(ref.pubchem)))
+            badge.set_neutral("components", "PubChem lists the components of this salt or mixture (joined by "
+                                            "';'): not a name, so it is neither checked nor compared")
         self._set_ref("rule_based", ref.rule_based, ref.rule_based_verified,
-                      "openclatura" if ref.rule_based else (ref.rule_based_error or "not computed"))
+                      (f"by {ref.rule_based_namer}" if ref.rule_based_namer else "") if ref.rule_based
+                      else (ref.rule_based_error or "not computed"))
+        self._show_guided(r)
         agree = outcome.agreement or {"same_string": None, "same_structure": None}
         if agree["same_string"] is None:
-            self.agreement.setText(f"<span style='color:{GREY}'>no generated name or no PubChem name to "
-                                   f"compare</span>")
+            why = ("PubChem gives the components of a salt, not a name" if is_component_list(ref.pubchem)
+                   else "no name shown or no PubChem name to compare")
+            self.agreement.setText(f"<span style='color:{GREY}'>{why}</span>")
+        elif r.chosen_from == "pubchem":
+            self.agreement.setText(f"<span style='color:{GREY}'>the name shown is PubChem's own</span>")
         else:
             self.agreement.setText(f"same string {_yes_no(agree['same_string'])} &nbsp;·&nbsp; "
                                    f"same structure {_yes_no(agree['same_structure'])}")
-        cmp = outcome.compare
+        cmp = outcome.compare if r.chosen_from != "pubchem" else None
         if cmp:
             self.metrics.setText(f"exact match {_yes_no(cmp['exact'])} &nbsp;·&nbsp; "
                                  f"Levenshtein <b>{cmp['levenshtein']:.3f}</b> &nbsp;·&nbsp; "
@@ -393,10 +499,67 @@ class NamingView(QWidget):
         else:
             self.metrics.setText(f"<span style='color:{GREY}'>–</span>")
         self._fill_candidates(r)
+        self.name_check.set_structure(r.smiles)
         for b in (self.copy_smiles, self.copy_image):
             b.setEnabled(bool(r.smiles))
         self.copy_name.setEnabled(bool(r.name))
         self.named.emit(outcome)
+
+    def _show_guided(self, r) -> None:
+        """Guided mode: the verified rule-based draft, the guided model's rewrite, the character diff
+        between them, and which of the two is the name shown."""
+        self.guided_card.setVisible(r.mode == "guided")
+        if r.mode != "guided":
+            return
+        ref = r.reference
+        name, badge, extra = self.guided_rows["draft"]
+        name.setText(ref.rule_based or "–")
+        name.setStyleSheet("" if ref.rule_based else f"color: {GREY};")
+        badge.set_state(ref.rule_based_verified)
+        badge.setVisible(bool(ref.rule_based))
+        extra.setText((f"by {ref.rule_based_namer}" if ref.rule_based_namer else "") if ref.rule_based
+                      else (ref.rule_based_error or "no rule-based name"))
+        extra.setVisible(bool(extra.text()))
+        draft = ref.rule_based if ref.rule_based_verified else None  # only a verified draft is rewritten
+        # the rewrite shown: the chosen one, else the guided model's top candidate
+        rewrite = r.name if r.chosen_from in ("model", "guided") else (r.candidates[0].name if r.candidates else None)
+        cand = next((c for c in r.candidates if c.name == rewrite), None)
+        name, badge, extra = self.guided_rows["rewrite"]
+        name.setText(rewrite or "–")
+        name.setStyleSheet("" if rewrite else f"color: {GREY};")
+        badge.set_state(cand.verified if cand is not None else None)
+        badge.setVisible(bool(rewrite))
+        unavailable = "guided model unavailable" in (r.note or "")
+        if rewrite:
+            rank = r.candidates.index(cand) + 1 if cand is not None else 1
+            why = f"rewrite {rank} of {len(r.candidates)} (beam search)" if len(r.candidates) > 1 else ""
+        elif not draft:
+            why = "nothing to rewrite: no verified rule-based name"
+        else:
+            why = "the guided model is not available (see the note above)" if unavailable \
+                else "the guided model wrote no rewrite"
+        extra.setText(why)
+        extra.setVisible(bool(why))
+        if draft and rewrite:
+            self.guided_diff.setHtml(diff_html(draft, rewrite))
+            n = edit_count(draft, rewrite)
+            changed = f"{n} character{'' if n == 1 else 's'} changed" if n else "the rewrite copies the draft"
+        else:
+            self.guided_diff.setText("–")
+            changed = ""
+        if r.chosen_from == "rule_based":
+            why = "no rewrite verified" if r.candidates else "no rewrite"
+            status = (f"<span style='color:{AMBER}; font-weight:600'>The verified draft is the name shown</span>"
+                      f" ({why})")
+        elif rewrite and r.name == rewrite and r.verified:
+            status = f"<span style='color:{GREEN}; font-weight:600'>The rewrite is the name shown</span> " \
+                     "(OPSIN verifies it)"
+        elif rewrite and r.name == rewrite:
+            status = f"<span style='color:{RED}; font-weight:600'>The rewrite is shown unverified</span> " \
+                     "(no verified draft to fall back to)"
+        else:
+            status = f"<span style='color:{GREY}'>No name from guided naming</span>"
+        self.guided_status.setText(status + (f" · <span style='color:{GREY}'>{changed}</span>" if changed else ""))
 
     def _set_ref(self, key: str, name: str | None, verified: bool | None, extra: str) -> None:
         label, badge, extra_label = self.ref_rows[key]
@@ -408,6 +571,7 @@ class NamingView(QWidget):
         extra_label.setVisible(bool(extra))
 
     def _fill_candidates(self, r) -> None:
+        self.cands_title.setText(("Rewrites" if r.mode == "guided" else "Candidates").upper() + " (BEAM SEARCH)")
         self.cands.setRowCount(len(r.candidates))
         for i, c in enumerate(r.candidates):
             item = QTableWidgetItem(c.name)
@@ -419,19 +583,23 @@ class NamingView(QWidget):
             self.cands.setItem(i, 0, item)
             score = QTableWidgetItem(f"{c.score:.3f}")
             score.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+            score.setToolTip(SCORE_TIP)
             self.cands.setItem(i, 1, score)
-            conf = QTableWidgetItem(f"{math.exp(c.score):.0%}" if c.score is not None else "")
-            conf.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
-            self.cands.setItem(i, 2, conf)
             v = QTableWidgetItem(verified_text(c.verified, short=True))
             v.setForeground(QColor(verified_color(c.verified)))
             v.setTextAlignment(Qt.AlignCenter)
             v.setToolTip(c.reason or verified_tip(c.verified))
-            self.cands.setItem(i, 3, v)
+            self.cands.setItem(i, 2, v)
         if not r.candidates:
             self.cands.setRowCount(1)
-            why = "the model gave no candidates" if self.session.namer and not self.session.model_error \
-                else "no model loaded: reference names only"
+            if r.mode == "guided":
+                why = ("no verified rule-based name: nothing to rewrite" if not r.reference.rule_based_verified
+                       else "no guided model: the verified draft is used"
+                       if "guided model unavailable" in (r.note or "") else "the guided model gave no rewrites")
+            elif self.session.namer and not self.session.namer.model_error:
+                why = "the model gave no candidates"
+            else:
+                why = "no model loaded: reference names only"
             item = QTableWidgetItem(why)
             item.setForeground(QColor(GREY))
             self.cands.setItem(0, 0, item)
@@ -461,12 +629,14 @@ class NamingView(QWidget):
         self.gen_badge.hide()
         self.gen_info.setText("")
         self.note.hide()
+        self.guided_card.hide()
         for key in self.ref_rows:
             self._set_ref(key, None, None, "")
         self.agreement.setText("")
         self.metrics.setText("")
         self.cands.setRowCount(0)
         self._fit_candidates()
+        self.name_check.set_structure(None)
         for b in (self.copy_smiles, self.copy_name, self.copy_image):
             b.setEnabled(False)
 
@@ -478,9 +648,11 @@ class NamingView(QWidget):
     # --- clipboard ------------------------------------------------------------------------------
     def _copy_text(self, text: str, what: str) -> None:
         if text:
+            self.notebook.keep()  # a result the user takes away is one they asked for
             QGuiApplication.clipboard().setText(text)
             self.message.emit(f"Copied the {what}")
 
     def _copy_image(self) -> None:
         if self.mol.copy_to_clipboard():
+            self.notebook.keep()
             self.message.emit("Copied the structure image (PNG and SVG)")

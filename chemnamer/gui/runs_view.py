@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeade
 
 from chemnamer.gui import tasks
 from chemnamer.gui.concurrent import Task
+from chemnamer.gui.plots import log_plot
 from chemnamer.gui.widgets import AMBER, GREEN, GREY, RED, section_label
 
 PALETTE = ["#2457a6", "#d1495b", "#2e933c", "#edae49", "#6a4c93", "#00798c", "#8d6e63", "#e76f51"]
@@ -27,6 +28,8 @@ COLUMNS = ["ID", "Name", "Status", "Base", "Method", "Layers", "Steps", "EM", "L
 class RunsView(QWidget):
     open_model = Signal(str)  # a registered model id to load in the naming view
     resume_run = Signal(dict)  # a run (dict from the DB) to resume
+    follow_run = Signal(dict)  # a running run whose live progress to show
+    stop_run = Signal(dict)  # a running run to stop (checkpoint, then 'cancelled')
     message = Signal(str)
 
     def __init__(self, parent=None):
@@ -51,12 +54,21 @@ class RunsView(QWidget):
         self.open_button.clicked.connect(self._open_model)
         self.resume_button = QPushButton("Resume run")
         self.resume_button.clicked.connect(self._resume)
+        self.follow_button = QPushButton("Show progress")
+        self.follow_button.setToolTip("The live view of a run that is training (also one started before the "
+                                      "app was last closed)")
+        self.follow_button.clicked.connect(lambda: self._emit_running(self.follow_run))
+        self.stop_button = QPushButton("Stop run")
+        self.stop_button.setToolTip("Save a checkpoint and stop; resume it later")
+        self.stop_button.clicked.connect(lambda: self._emit_running(self.stop_run))
         bar.addWidget(self.refresh_button)
         bar.addStretch(1)
         self.hint = QLabel("Select several runs to compare their curves")
         self.hint.setObjectName("muted")
         bar.addWidget(self.hint)
         bar.addWidget(self.open_button)
+        bar.addWidget(self.follow_button)
+        bar.addWidget(self.stop_button)
         bar.addWidget(self.resume_button)
         lay.addLayout(bar)
 
@@ -80,7 +92,7 @@ class RunsView(QWidget):
         plots = QWidget()
         pl = QVBoxLayout(plots)
         pl.setContentsMargins(0, 0, 0, 0)
-        self.loss_plot = pg.PlotWidget()
+        self.loss_plot = log_plot()  # numbers on the y axis at any range, not only at powers of ten
         self.loss_plot.showGrid(x=True, y=True, alpha=0.25)
         self.loss_plot.setLabel("bottom", "step")
         self.loss_plot.setLabel("left", "training loss (log scale)")
@@ -301,12 +313,20 @@ class RunsView(QWidget):
         self.open_button.setEnabled(bool(one and one.get("model_id")))
         self.resume_button.setEnabled(bool(one and one["status"] in ("interrupted", "cancelled", "failed")
                                            and one.get("output_dir")))
+        running = bool(one and one["status"] == "running")
+        self.follow_button.setEnabled(running and bool(one.get("output_dir")))
+        self.stop_button.setEnabled(running)
 
     # --- actions --------------------------------------------------------------------------------
     def _open_model(self) -> None:
         runs = self.selected_runs()
         if runs and runs[0].get("model_id"):
             self.open_model.emit(runs[0]["model_id"])
+
+    def _emit_running(self, signal) -> None:
+        runs = self.selected_runs()
+        if len(runs) == 1 and runs[0]["status"] == "running":
+            signal.emit(runs[0])
 
     def _resume(self) -> None:
         runs = self.selected_runs()

@@ -51,7 +51,9 @@ class Session(QObject):
 
     def load(self, model_id: str | None, device: str | None = None, required: bool = True) -> None:
         device = device or self.device
-        task = Task(tasks.load_namer, model_id, device, self.beams, "model", required, name="load-model")
+        # a guided model takes the guided slot; modes model and best keep the model active now
+        direct = self.namer.model_id if self.namer is not None else None
+        task = Task(tasks.load_namer, model_id, device, self.beams, "model", required, direct, name="load-model")
         self._load_task = task
         task.done.connect(lambda namer, t=task: self._on_loaded(t, namer, device))
         task.failed.connect(lambda msg, tb, t=task: self._on_failed(t, msg))
@@ -63,7 +65,7 @@ class Session(QObject):
             return  # a newer load was asked for
         self._load_task = None
         self.namer = namer
-        self.model_id = namer.model_id
+        self.model_id = namer.guided_model_id if namer.mode == "guided" else namer.model_id
         self.device = device
         self.busy.emit(False, "")
         self.namer_changed.emit()
@@ -88,7 +90,14 @@ class Session(QObject):
 
     # --- labels ---------------------------------------------------------------------------------
     @property
+    def guided_active(self) -> bool:
+        """The model chosen is a guided model (tasks.load_namer): it names in mode guided."""
+        return self.namer is not None and self.namer.mode == "guided"
+
+    @property
     def model_label(self) -> str:
+        if self.guided_active:
+            return f"{self.namer.guided_label} (guided)"
         return self.namer.model_label if self.namer is not None else (self.model_id or "default")
 
     @property
@@ -99,4 +108,6 @@ class Session(QObject):
 
     @property
     def model_error(self) -> str | None:
+        if self.guided_active:
+            return self.namer.guided_error
         return self.namer.model_error if self.namer is not None else None

@@ -27,7 +27,7 @@ class NamingOutcome:
     result: Any  # chemnamer.naming.NamingResult
     svg: str | None = None
     formula: str | None = None
-    generated: str | None = None  # the model's own best name (what the metrics compare)
+    generated: str | None = None  # the name shown (what the agreement and the metrics describe)
     compare: dict = field(default_factory=dict)  # exact, exact_ci, levenshtein, bleu vs PubChem
     agreement: dict = field(default_factory=dict)  # same_string, same_structure vs PubChem
     stored_at: datetime | None = None  # set when re-opened from the history
@@ -55,7 +55,7 @@ def depict(smiles: str | None, size: tuple[int, int] = DEPICTION_SIZE) -> str | 
 
 
 def outcome_of(result, stored_at: datetime | None = None, seconds: float = 0.0) -> NamingOutcome:
-    gen = result.generated
+    gen = result.name  # the name shown, whichever source it came from (not the model's top candidate)
     formula = getattr(result, "formula", None)
     if result.smiles and not formula:
         from chemnamer import chem
@@ -63,7 +63,7 @@ def outcome_of(result, stored_at: datetime | None = None, seconds: float = 0.0) 
         parsed = chem.parse_smiles(result.smiles)
         formula = getattr(parsed, "formula", None)
     return NamingOutcome(result, depict(result.smiles), formula, gen,
-                         compare_with_reference(gen, result.reference.pubchem), result.agreement(gen),
+                         compare_with_reference(gen, result.comparable_reference), result.agreement(gen),
                          stored_at, seconds)
 
 
@@ -121,9 +121,14 @@ def default_threads() -> int:
 
 
 def load_namer(state, model_id: str | None, device: str | None, beams: int = 8, mode: str = "model",
-               required: bool = True):
+               required: bool = True, direct_model_id: str | None = None):
     """A Namer with its model loaded. `required`: a model that does not load is an error (a model the
-    user picked); otherwise the Namer falls back to reference names (the default model at start)."""
+    user picked); otherwise the Namer falls back to reference names (the default model at start).
+
+    A guided model (its prompt takes the rule-based draft) cannot name without one, so it takes the
+    Namer's guided slot and the Namer's own mode becomes "guided"; modes model and best keep
+    `direct_model_id` (the model active before), loaded at their first naming."""
+    from chemnamer import models
     from chemnamer.commands.naming import quiet_libraries
     from chemnamer.naming import Namer
 
@@ -132,7 +137,14 @@ def load_namer(state, model_id: str | None, device: str | None, beams: int = 8, 
 
     torch.set_num_threads(default_threads())
     state.progress(None, f"loading {model_id or 'default'}…")
-    namer = Namer(model_id=model_id, device=None if device == "auto" else device, beams=beams, mode=mode)
+    device = None if device == "auto" else device
+    if model_id is not None and models.is_guided(model_id):
+        namer = Namer(model_id=direct_model_id, guided_model_id=model_id, device=device, beams=beams, mode="guided")
+        namer.load_guided()
+        if namer.guided_error and required:
+            raise RuntimeError(namer.guided_error)
+        return namer
+    namer = Namer(model_id=model_id, device=device, beams=beams, mode=mode)
     namer.load()
     if namer.model_error and required:
         raise RuntimeError(namer.model_error)
@@ -185,20 +197,30 @@ class BatchRow:
         return self.error or (self.result.error if self.result is not None else None)
 
 
-def open_batch_file(path: str):
+def batch_columns(path: str) -> tuple[list[str], str | None]:
+    """(the file's columns, the one holding the structures or None when the user must pick it). Reads
+    the header and a 64 KB sample: fast enough for the GUI thread. InputError for an unusable file."""
     from chemnamer import batchio
 
-    return batchio.open_input(path)
+    try:
+        source = batchio.open_input(path)
+    except batchio.MissingColumn as exc:
+        return exc.columns, None
+    return list(source.columns), source.column
 
 
-def batch_name(state, namer, path: str, chunk_size: int = 8) -> dict:
-    """Name every record of a CSV/TSV/SMI/SDF file. Events: 'start' {columns, total}, 'rows' [BatchRow]."""
+def batch_name(state, namer, path: str, chunk_size: int = 8, column: str | None = None,
+               mode: str | None = None) -> dict:
+    """Name every record of a CSV/TSV/SMI/SDF file (`column`: the CSV/TSV column with the structures;
+    `mode`: model, best or guided, default the Namer's). Events: 'start' {columns, column, total, path,
+    source}, 'rows' [BatchRow]."""
     from chemnamer import batchio
     from chemnamer.naming import BATCH_BEAMS
 
-    source = batchio.open_input(path)
+    source = batchio.open_input(path, column)
     total = source.count() or 0
-    state.emit("start", {"columns": list(source.columns), "total": total, "path": str(path)})
+    state.emit("start", {"columns": list(source.columns), "column": source.column, "total": total,
+                         "path": str(path), "source": source})
     t0, n, chunk = time.perf_counter(), 0, []
 
     def flush(chunk):
@@ -206,11 +228,12 @@ def batch_name(state, namer, path: str, chunk_size: int = 8) -> dict:
         results: dict = {}
         if todo:
             try:
-                results = dict(zip((r.row for r in todo), namer.name_many([r.text for r in todo], BATCH_BEAMS)))
+                results = dict(zip((r.row for r in todo), namer.name_many([r.text for r in todo], BATCH_BEAMS,
+                                                                           mode)))
             except Exception:  # noqa: BLE001 - one molecule must not sink the chunk: retry one by one
                 for rec in todo:
                     try:
-                        results[rec.row] = namer.name(rec.text, BATCH_BEAMS)
+                        results[rec.row] = namer.name(rec.text, BATCH_BEAMS, mode)
                     except Exception as exc:  # noqa: BLE001
                         results[rec.row] = f"internal error: {type(exc).__name__}: {exc}"
         rows = []
@@ -246,20 +269,18 @@ def _batch_progress(state, n: int, total: int, elapsed: float, force: bool = Fal
 
 
 def batch_csv_row(r: BatchRow, columns: list[str]) -> list:
-    res = r.result
-    extra = [r.extra.get(c, "") for c in columns]
-    if res is None:
-        return [None] * 6 + [r.problem, None, r.row, *extra]
-    ref = res.reference
-    return [res.smiles, res.name, res.verified, res.score, ref.pubchem, ref.rule_based, r.problem or res.error,
-            res.chosen_from, r.row, *extra]
+    from chemnamer.batchio import output_row
+
+    return output_row([r.extra.get(c, "") for c in columns], r.result, r.problem)
 
 
-def export_batch_csv(state, rows: list[BatchRow], columns: list[str], path: str) -> int:
-    """The `chemnamer batch` CSV layout (same columns), so files from the GUI and the CLI match."""
+def export_batch_csv(state, rows: list[BatchRow], columns: list[str], path: str, source=None) -> int:
+    """The `chemnamer batch` CSV layout (same columns, the input's delimiter and encoding kept as the CLI
+    keeps them: batchio.output_dialect), so files from the GUI and the CLI match."""
     from chemnamer import batchio
 
-    writer = batchio.CsvWriter(path, batchio.output_columns(columns), append=False)
+    dialect = batchio.output_dialect(source, path) if source is not None else {}
+    writer = batchio.CsvWriter(path, batchio.output_columns(columns), append=False, **dialect)
     try:
         writer.write(batch_csv_row(r, columns) for r in rows)
     finally:
@@ -366,19 +387,23 @@ def data_counts(state, config: dict) -> dict:
     cfg = config_from_dict({"data": config}).data
     t0 = time.perf_counter()
     train, valid, test, report = build_splits(cfg)
-    sample = [(p.source, p.target) for p in train[:12]]
+    sample = [(p.source, p.target, p.extra) for p in train[:12]]  # extra: the other input columns
     return {"sizes": report.get("sizes", {}), "filters": report.get("filters", {}),
             "sources": report.get("sources", {}), "sample": sample, "seconds": time.perf_counter() - t0}
 
 
-def format_preview(pairs: list[tuple[str, str]], instruction: str, marker: str, inversion: float,
+def format_preview(pairs: list[tuple], instruction: str, marker: str, inversion: float,
                    seed: int = 0) -> list:
-    """The formatted training examples (prompt, response, inverted) for a handful of pairs."""
+    """The formatted training examples (prompt, response, inverted) for a handful of pairs, each
+    (source, target) or (source, target, extra inputs). An input a pair lacks shows as "<name>": the
+    page says which inputs exist; the preview only shows the layout."""
     from chemnamer.data.formatting import Template, format_pairs
     from chemnamer.data.records import Pair
 
     template = Template(instruction, marker)
-    return format_pairs([Pair(s, t) for s, t in pairs], template, inversion, seed=seed)
+    template = Template(instruction, marker, {f: f"<{f}>" for f in template.fields})
+    return format_pairs([Pair(p[0], p[1], extra=dict(p[2]) if len(p) > 2 else {}) for p in pairs], template,
+                        inversion, seed=seed)
 
 
 # --- runs -----------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import threading
 
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, Signal
@@ -10,7 +11,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
 
 from chemnamer.gui import tasks
 from chemnamer.gui.concurrent import Task
-from chemnamer.finetune.subprocess_run import run_training
+from chemnamer.gui.plots import log_plot
+from chemnamer.finetune import subprocess_run
 from chemnamer.gui.widgets import ACCENT, ElidedLabel, progress_row
 
 pg.setConfigOptions(antialias=True, background="w", foreground="#3a3f47")
@@ -24,9 +26,12 @@ METRIC_COLUMNS = [("exact_match", "EM", "exact match with the reference name"),
 
 
 class TrainingController(QObject):
-    """Runs `subprocess_run.run_training` in a Task. Re-emits its events; remembers the latest state.
+    """Runs `subprocess_run.run_training` (or `attach` for a run an earlier app started) in a Task.
+    Re-emits its events; remembers the latest state. The training process outlives the app:
+    `detach()` stops following it (the app quits), `cancel()` stops the training.
 
-    Signals: started(request), event(kind, payload), ended(status, result_or_error)."""
+    Signals: started(request), event(kind, payload), ended(status, result_or_error); status is the
+    run's (completed, cancelled, interrupted, failed) or "detached"."""
 
     started = Signal(dict)
     event = Signal(str, object)
@@ -42,6 +47,8 @@ class TrainingController(QObject):
         self.status: str | None = None
         self.result: dict | None = None
         self.error: str | None = None
+        self.pid: int | None = None
+        self._detached = threading.Event()
 
     @property
     def running(self) -> bool:
@@ -52,8 +59,25 @@ class TrainingController(QObject):
             return False
         self.request, self.run_id, self.state, self.status, self.result, self.error = request, None, {}, "starting", \
             None, None
-        self.output_dir = request.get("output_dir")
-        task = Task(run_training, request, mode, name="training")
+        self.output_dir, self.pid = request.get("output_dir"), None
+        self._detached = threading.Event()
+        self._run_task(Task(subprocess_run.run_training, request, mode, detached=self._detached, name="training"),
+                       request)
+        return True
+
+    def attach(self, run: dict) -> bool:
+        """Follow `run` (a DB row), still training in a process an earlier app started."""
+        if self.task is not None:
+            return False
+        self.run_id, self.output_dir, self.pid = run["id"], run["output_dir"], run.get("pid")
+        self.state, self.status, self.result, self.error = {}, "running", None, None
+        self._detached = threading.Event()
+        self.request = {"config": run.get("config") or {}, "output_dir": run["output_dir"], "resume": True,
+                        "attach": run["id"]}
+        self._run_task(Task(subprocess_run.attach, run, detached=self._detached, name="training"), self.request)
+        return True
+
+    def _run_task(self, task: Task, request: dict) -> None:
         self.task = task
         task.event.connect(self._on_event)
         task.done.connect(self._on_done)
@@ -61,18 +85,32 @@ class TrainingController(QObject):
         task.finished.connect(self._on_finished)
         self.started.emit(request)
         task.start()
-        return True
 
     def cancel(self) -> None:
+        """Stop the training: a checkpoint, then the run ends 'cancelled' (resumable)."""
         if self.task is not None:
             self.status = "cancelling"
             self.task.cancel()
+
+    def detach(self, checkpoint: bool = True) -> None:
+        """Stop following; the training goes on in its process (the app quits). `checkpoint`: ask it for
+        a checkpoint now, so that nothing since the last one depends on the process surviving."""
+        if self.task is None:
+            return
+        if checkpoint and self.output_dir:
+            try:
+                subprocess_run.send_control(self.output_dir, "checkpoint")
+            except OSError:
+                pass  # the folder is gone: the run will fail on its own, and say so
+        self._detached.set()
 
     def _on_event(self, kind: str, payload) -> None:
         if isinstance(payload, dict) and payload.get("state"):
             self.state = payload["state"]
             self.run_id = self.state.get("run_id") or self.run_id
-        if kind == "start":
+        if kind == "launched":
+            self.pid, self.output_dir = payload["pid"], payload["output_dir"]
+        elif kind == "start":
             self.status = "running"
             self.output_dir = (payload.get("info") or {}).get("output_dir") or self.output_dir
         elif kind == "end":
@@ -90,6 +128,8 @@ class TrainingController(QObject):
 
     def _on_finished(self) -> None:
         self.task = None
+        if self._detached.is_set():
+            self.status = "detached"  # the run itself goes on; its process reports to the database
         self.ended.emit(self.status or "failed", self.result if self.result is not None else self.error)
 
 
@@ -107,6 +147,19 @@ class RunMonitor(QWidget):
         controller.started.connect(self._on_started)
         controller.event.connect(self._on_event)
         controller.ended.connect(self._on_ended)
+        self.follow_current()
+
+    def follow_current(self) -> None:
+        """A monitor opened while the controller already follows a run: its title, buttons and state
+        now, not "Not started" until the run ends (its loss history: load_history)."""
+        c = self.controller
+        if not c.running:
+            return
+        self.title.setText(f"Run {c.run_id or ''} · training")
+        self.cancel_button.setEnabled(True)
+        self.resume_button.setEnabled(False)
+        if c.state:
+            self._show_state(c.state)
 
     def _build(self) -> None:
         lay = QVBoxLayout(self)
@@ -130,7 +183,7 @@ class RunMonitor(QWidget):
         prog, self.progress, self.eta = progress_row(260)
         lay.addLayout(prog)
 
-        self.plot = pg.PlotWidget()
+        self.plot = log_plot()  # numbers on the y axis from the first steps (pyqtgraph labels decades only)
         self.plot.setMinimumHeight(150)
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setLabel("bottom", "step")
@@ -153,6 +206,11 @@ class RunMonitor(QWidget):
         self.metrics.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.metrics.setAlternatingRowColors(True)
         self.metrics.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        # Stretch alone squeezes a column below its title in a narrow window ("Structure" was cut to
+        # "5tructure"): no column narrower than its title; the table scrolls sideways instead.
+        self.metrics.horizontalHeader().setMinimumSectionSize(
+            max(self.metrics.horizontalHeader().sectionSizeFromContents(i).width()
+                for i in range(self.metrics.columnCount())))
         self.metrics.setMinimumHeight(120)
         lay.addWidget(self.metrics, 2)
         self.log = ElidedLabel("")
@@ -193,7 +251,7 @@ class RunMonitor(QWidget):
         if kind == "start":
             info = payload.get("info") or {}
             self.title.setText(f"Run {st.get('run_id') or ''} · training")
-            self.log.set_full_text(f"{info.get('examples', '?')} examples · {info.get('steps_per_epoch', '?')} "
+            self.log.set_full_text(f"{_examples_text(info)} · {info.get('steps_per_epoch', '?')} "
                                    f"steps/epoch · {_count(info.get('trainable_params'))} trainable parameters · "
                                    f"{info.get('device', '')}{' · bf16' if info.get('bf16') else ''}")
             self.progress.setRange(0, 1000)
@@ -243,7 +301,9 @@ class RunMonitor(QWidget):
         self.cancel_button.setEnabled(False)
         run_id = self.controller.run_id
         self.progress.setRange(0, 1000)
-        label = {"completed": "finished", "cancelled": "cancelled", "failed": "failed"}.get(status, status)
+        label = {"completed": "finished", "cancelled": "cancelled", "failed": "failed",
+                 "interrupted": "stopped with a checkpoint",
+                 "detached": "still training in the background"}.get(status, status)
         self.title.setText(f"Run {run_id or ''} · {label}")
         if status == "completed":
             self.progress.setValue(1000)
@@ -251,10 +311,22 @@ class RunMonitor(QWidget):
             self.log.set_full_text(f"Model registered as {model_id}" if model_id else "Run completed")
         elif status == "failed":
             self.log.set_full_text(f"Failed: {result}")
-        self.resume_button.setEnabled(status in ("cancelled", "failed") and bool(self.controller.output_dir))
+        self.resume_button.setEnabled(status in ("cancelled", "interrupted", "failed")
+                                      and bool(self.controller.output_dir))
 
 
 def _count(n) -> str:
     if not isinstance(n, (int, float)):
         return "?"
     return f"{n / 1e6:.1f} M" if n >= 1e6 else f"{n / 1e3:.0f} k" if n >= 1e3 else str(n)
+
+
+def _examples_text(info: dict) -> str:
+    """Says "8,219 training examples (2 too long for the model, left out)" where the wizard counted 8,221
+    pairs: the difference reads as what it is, not as two numbers that disagree."""
+    n, dropped, inverted = info.get("examples"), info.get("dropped_too_long") or 0, info.get("inverted") or 0
+    if not isinstance(n, int):
+        return "? training examples"
+    extra = [f"{dropped:,} too long for the model, left out"] if dropped else []
+    extra += [f"{inverted:,} of them inverted"] if inverted else []
+    return f"{n:,} training examples" + (f" ({'; '.join(extra)})" if extra else "")

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QMimeData, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QGuiApplication, QIcon, QImage, QPainter, QPalette, QPen
+from PySide6.QtCore import QByteArray, QMimeData, QRectF, QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QIcon, QImage, QPainter, QPalette, QPen, QTextOption
 from PySide6.QtSvg import QSvgRenderer
-from PySide6.QtWidgets import QApplication, QFrame, QHBoxLayout, QLabel, QProgressBar, QSizePolicy, QWidget
+from PySide6.QtWidgets import (QApplication, QButtonGroup, QFrame, QHBoxLayout, QLabel, QProgressBar,
+                               QPushButton, QSizePolicy, QTextEdit, QWidget)
 
 GREEN, RED, GREY, AMBER = "#1e7b34", "#b3261e", "#6b6f76", "#8a5a00"
 GREEN_BG, RED_BG, GREY_BG, AMBER_BG = "#e3f4e6", "#fbe4e2", "#eceef1", "#fdf1d8"
@@ -27,7 +28,7 @@ def verified_color(verified: bool | None) -> str:
 
 def verified_tip(verified: bool | None) -> str:
     if verified is True:
-        return "OPSIN reads this name back to the same structure (same standard InChIKey)"
+        return "OPSIN reads this name back to the input structure (same tautomer and stereo)"
     if verified is False:
         return "OPSIN does not read this name back to the input structure"
     return "not checked (no OPSIN/Java, or no structure to compare with)"
@@ -194,6 +195,107 @@ class ElidedLabel(QLabel):
         return QSize(min(hint.width(), 400), hint.height())
 
 
+class WrappingText(QTextEdit):
+    """Read-only, selectable text sized to its content like a label, that wraps a long IUPAC name
+    wherever it must. A word-wrapping QLabel breaks only at spaces, so a 120-character name without one
+    widened its card past the window; here lines break at spaces and hyphens first, then anywhere.
+    The text stays the name itself (no inserted zero-width spaces), so selecting and copying it is exact."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setReadOnly(True)
+        self.setTextInteractionFlags(Qt.TextSelectableByMouse | Qt.TextSelectableByKeyboard)
+        self.setFrameShape(QFrame.NoFrame)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setWordWrapMode(QTextOption.WrapAtWordBoundaryOrAnywhere)
+        self.setLineWrapMode(QTextEdit.WidgetWidth)
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+        self.setFocusPolicy(Qt.ClickFocus)
+        self.document().setDocumentMargin(0)
+        self.document().documentLayout().documentSizeChanged.connect(lambda _: self._fit())
+        self._fit()
+
+    def setText(self, text: str | None) -> None:  # noqa: N802 - QLabel's name, so views can swap them
+        self.setPlainText(text or "")
+
+    def text(self) -> str:
+        return self.toPlainText()
+
+    def _fit(self) -> None:
+        height = round(self.document().size().height()) + 2 * self.frameWidth()
+        if height != self.height():
+            self.setFixedHeight(max(height, self.fontMetrics().height()))
+
+    def sizeHint(self):  # noqa: N802
+        return QSize(200, self.height())
+
+    def minimumSizeHint(self):  # noqa: N802
+        return QSize(40, self.height())
+
+    def wheelEvent(self, event):  # noqa: N802 - nothing to scroll here: let the page scroll
+        event.ignore()
+
+
+def settings() -> QSettings:
+    """The app's remembered choices (an INI file in the chemnamer home): CHEMNAMER_HOME keeps them with
+    the database of a portable install, and tests never touch the user's own."""
+    from chemnamer import paths
+
+    return QSettings(str(paths.home() / "gui.ini"), QSettings.IniFormat)
+
+
+# The naming modes (chemnamer.naming.MODES) as the app offers them: label and what each one does.
+MODE_CHOICES = (
+    ("model", "Model", "The language model alone: its best-scoring candidate that OPSIN verifies, else its "
+                       "best-scoring one, marked unverified"),
+    ("best", "Best", "As Model, but when no candidate verifies, the verified PubChem or rule-based name is "
+                     "chosen, and the result says so"),
+    ("guided", "Guided", "The guided model rewrites the verified rule-based name in PubChem's style; when no "
+                         "rewrite verifies, the rule-based name itself is the answer"),
+)
+
+
+class ModeChoice(QWidget):
+    """model / best / guided as one row of exclusive buttons, remembered in gui.ini under `key`.
+    `changed(mode)` comes from a click or set_mode, only when the mode really changes."""
+
+    changed = Signal(str)
+
+    def __init__(self, key: str, default: str = "model", parent=None):
+        super().__init__(parent)
+        self.key = key
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        self.group = QButtonGroup(self)
+        self.buttons: dict[str, QPushButton] = {}
+        for i, (mode, label, tip) in enumerate(MODE_CHOICES):
+            b = QPushButton(label)
+            b.setObjectName("segment")
+            b.setCheckable(True)
+            b.setToolTip(tip)
+            b.setAccessibleName(f"naming mode {label}")
+            self.group.addButton(b, i)
+            self.buttons[mode] = b
+            lay.addWidget(b)
+        saved = settings().value(key, default)
+        self._mode = saved if saved in self.buttons else default
+        self.buttons[self._mode].setChecked(True)
+        self.group.idClicked.connect(lambda i: self.set_mode(MODE_CHOICES[i][0]))
+
+    def mode(self) -> str:
+        return self._mode
+
+    def set_mode(self, mode: str) -> None:
+        self.buttons[mode].setChecked(True)
+        if mode == self._mode:
+            return
+        self._mode = mode
+        settings().setValue(self.key, mode)
+        self.changed.emit(mode)
+
+
 def section_label(text: str) -> QLabel:
     label = QLabel(text.upper())
     label.setObjectName("section")
@@ -230,7 +332,7 @@ STYLE = f"""
 QMainWindow, QWizard, QDialog {{ background: #f5f6f8; }}
 QFrame#card {{ background: white; border: 1px solid #dfe2e7; border-radius: 8px; }}
 QLabel#section {{ color: {GREY}; font-size: 8.5pt; font-weight: 700; letter-spacing: 1px; }}
-QLabel#bigname {{ font-size: 15pt; font-weight: 600; color: #1b1f24; }}
+QLabel#bigname, QTextEdit#bigname {{ font-size: 15pt; font-weight: 600; color: #1b1f24; }}
 QLabel#muted {{ color: {GREY}; }}
 QLabel#error {{ color: {RED}; background: {RED_BG}; border-radius: 6px; padding: 6px 10px; }}
 QLabel#note {{ color: {AMBER}; background: {AMBER_BG}; border-radius: 6px; padding: 6px 10px; }}
@@ -252,6 +354,9 @@ QPushButton {{ padding: 5px 12px; }}
 QPushButton#primary {{ background: {ACCENT}; color: white; border: 1px solid #1d4787; border-radius: 5px;
                        padding: 6px 16px; font-weight: 600; }}
 QPushButton#primary:disabled {{ background: #9db1d3; border-color: #9db1d3; }}
+QPushButton#segment {{ background: white; border: 1px solid #c8ccd3; border-radius: 0; padding: 5px 11px;
+                       margin-left: -1px; color: #2b3038; }}
+QPushButton#segment:checked {{ background: {ACCENT}; border-color: #1d4787; color: white; }}
 QProgressBar {{ border: 1px solid #cfd4db; border-radius: 5px; background: white; text-align: center;
                 min-height: 18px; }}
 QProgressBar::chunk {{ background: {ACCENT}; border-radius: 4px; }}

@@ -13,18 +13,17 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QDoubleValidator
 from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox,
                                QFileDialog, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QHeaderView,
-                               QLabel, QLineEdit, QMessageBox, QPlainTextEdit, QPushButton, QRadioButton,
-                               QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget, QWizard,
-                               QWizardPage)
+                               QLabel, QLineEdit, QListWidget, QListWidgetItem, QMessageBox, QPlainTextEdit,
+                               QPushButton, QRadioButton, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout,
+                               QWidget, QWizard, QWizardPage)
 
 from chemnamer.gui import tasks
 from chemnamer.gui.concurrent import Task
 from chemnamer.gui.training import RunMonitor, TrainingController
 from chemnamer.gui.widgets import GREY, RED, Spinner, mono_font
 
-PUBCHEM_TABLES = [("large", "PubChem large table (~45,000 compounds)"),
-                  ("small", "PubChem small table (~1,800 compounds)"),
-                  ("user", "Example user database (~3,000 compounds)")]
+PUBCHEM_TABLES = [("large", "PubChem large table"), ("small", "PubChem small table"),
+                  ("user", "Example user database")]
 FILE_FILTER = "Data files (*.csv *.tsv *.txt *.jsonl *.json *.sdf *.smi *.gz);;All files (*)"
 EXAMPLE_PAIRS = [("CC(=O)Oc1ccccc1C(=O)O", "2-acetyloxybenzoic acid"),
                  ("CN1C=NC2=C1C(=O)N(C(=O)N2C)C", "1,3,7-trimethylpurine-2,6-dione"),
@@ -33,11 +32,28 @@ EXAMPLE_PAIRS = [("CC(=O)Oc1ccccc1C(=O)O", "2-acetyloxybenzoic acid"),
 
 
 def default_config() -> dict:
+    """RunConfig's defaults as a dict: every page starts from these values (none re-typed here)."""
     from chemnamer.finetune.config import RunConfig
 
     cfg = RunConfig().to_dict()
     cfg["name"] = "wizard"
     return cfg
+
+
+def instruction_with_inputs(instruction: str, inputs: dict[str, str]) -> str:
+    """The instruction with a line per extra input column ("rule: {rule}") it does not use yet."""
+    return instruction + "".join(f"\n{column}: {{{name}}}" for column, name in inputs.items()
+                                 if f"{{{name}}}" not in instruction)
+
+
+def _table_label(key: str, label: str) -> str:
+    """The table's name with its size read from the file (the shipped data decides, not this file)."""
+    from chemnamer.data.pubchem import table_rows
+
+    try:
+        return f"{label} ({table_rows(key):,} compounds)"
+    except OSError:  # the data package is missing: the count step says so in words
+        return label
 
 
 def _hint(text: str) -> QLabel:
@@ -54,13 +70,15 @@ class DataPage(QWizardPage):
         super().__init__()
         self.wiz = wizard
         self.setTitle("Training data")
-        self.setSubTitle("Pairs of a source (a SMILES) and a target (its IUPAC name) the model learns from.")
+        self.setSubTitle("Examples of one or more inputs (a SMILES, a rule-based name…) and the target (its "
+                         "IUPAC name) the model learns from.")
+        d = wizard.base_config["data"]
         self._preview_task: Task | None = None
         lay = QVBoxLayout(self)
         self.group = QButtonGroup(self)
         self.src_pubchem = QRadioButton("PubChem table — SMILES with PubChem's IUPAC names")
         self.src_zinc = QRadioButton("Rule-labelled ZINC — openclatura names that OPSIN reads back")
-        self.src_file = QRadioButton("Your file — CSV, TSV, JSON lines, SDF or SMI, any two columns")
+        self.src_file = QRadioButton("Your file — CSV, TSV, JSON lines, SDF or SMI, any input columns")
         for i, b in enumerate((self.src_pubchem, self.src_zinc, self.src_file)):
             self.group.addButton(b, i)
         self.src_pubchem.setChecked(True)
@@ -71,12 +89,12 @@ class DataPage(QWizardPage):
         f.setContentsMargins(26, 0, 0, 6)
         self.table = QComboBox()
         for key, label in PUBCHEM_TABLES:
-            self.table.addItem(label, key)
+            self.table.addItem(_table_label(key, label), key)
         f.addRow("Table", self.table)
         self.drop_old = QCheckBox("Drop old-style names (oxidanyl, azanyl, chloranyl…)")
-        self.drop_old.setChecked(True)
+        self.drop_old.setChecked(d["drop_old_style"])
         self.restore_case = QCheckBox("Restore IUPAC capitals (N-methyl, (2R), 1H-)")
-        self.restore_case.setChecked(True)
+        self.restore_case.setChecked(d["restore_case"])
         f.addRow(self.drop_old)
         f.addRow(self.restore_case)
         lay.addWidget(self.pubchem_box)
@@ -100,24 +118,35 @@ class DataPage(QWizardPage):
         g.addWidget(self.path, 0, 1, 1, 3)
         g.addWidget(browse, 0, 4)
         self.source_col = QComboBox()
+        self.source_col.setToolTip("The first input: {source} in the prompt")
         self.target_col = QComboBox()
-        self.source_is_smiles = QCheckBox("The source column holds SMILES (enables filters and InChIKey splits)")
-        self.source_is_smiles.setChecked(True)
-        g.addWidget(QLabel("Source column"), 1, 0)
+        self.target_col.setToolTip("What the model learns to write")
+        self.source_is_smiles = QCheckBox("The first input holds SMILES (enables filters and InChIKey splits)")
+        self.source_is_smiles.setChecked(d["source_is_smiles"])
+        g.addWidget(QLabel("Input column"), 1, 0)
         g.addWidget(self.source_col, 1, 1)
         g.addWidget(QLabel("Target column"), 1, 2)
         g.addWidget(self.target_col, 1, 3)
         g.addWidget(self.source_is_smiles, 2, 1, 1, 4)
+        # More inputs: each checked column becomes a named input of the prompt ({rule} for "Rule").
+        self.extra_cols = QListWidget()
+        self.extra_cols.setFlow(QListWidget.LeftToRight)
+        self.extra_cols.setWrapping(True)
+        self.extra_cols.setMaximumHeight(58)
+        self.extra_cols.setToolTip("Each checked column is one more input of the prompt, by its name in braces "
+                                   "(a guided model reads a rule-based name as {rule})")
+        g.addWidget(QLabel("More inputs"), 3, 0, Qt.AlignTop)
+        g.addWidget(self.extra_cols, 3, 1, 1, 4)
         self.preview = QTableWidget(0, 0)
         self.preview.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.preview.verticalHeader().setVisible(False)
         self.preview.setMinimumHeight(120)
         self.preview.hide()
         self.preview.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
-        g.addWidget(self.preview, 3, 0, 1, 5)
+        g.addWidget(self.preview, 4, 0, 1, 5)
         self.file_msg = QLabel()
         self.file_msg.setWordWrap(True)
-        g.addWidget(self.file_msg, 4, 0, 1, 5)
+        g.addWidget(self.file_msg, 5, 0, 1, 5)
         g.setColumnStretch(1, 1)
         g.setColumnStretch(3, 1)
         lay.addWidget(self.file_box)
@@ -125,7 +154,8 @@ class DataPage(QWizardPage):
 
         self.group.idToggled.connect(self._on_source)
         for w in (self.source_col, self.target_col):
-            w.currentIndexChanged.connect(lambda _: self.completeChanged.emit())
+            w.currentIndexChanged.connect(self._on_columns)
+        self.extra_cols.itemChanged.connect(self._relabel)
         self._on_source()
 
     def _on_source(self, *_):
@@ -133,6 +163,49 @@ class DataPage(QWizardPage):
         self.zinc_box.setEnabled(self.src_zinc.isChecked())
         self.file_box.setEnabled(self.src_file.isChecked())
         self.completeChanged.emit()
+
+    def _on_columns(self, *_):
+        """The first input and the target are no extra inputs: their boxes are greyed out."""
+        taken = {self.source_col.currentText(), self.target_col.currentText()}
+        self.extra_cols.blockSignals(True)
+        for i in range(self.extra_cols.count()):
+            item = self.extra_cols.item(i)
+            free = item.data(Qt.UserRole) not in taken
+            item.setFlags(Qt.ItemIsUserCheckable | Qt.ItemIsEnabled if free else Qt.ItemIsUserCheckable)
+            if not free:
+                item.setCheckState(Qt.Unchecked)
+        self.extra_cols.blockSignals(False)
+        self._relabel()
+
+    def _relabel(self, *_):
+        """Each checked column with the name it takes in the prompt: "Rule name  →  {rule_name}"."""
+        from chemnamer.data.userfile import input_names
+
+        names = input_names(self.extra_columns())
+        self.extra_cols.blockSignals(True)
+        for i in range(self.extra_cols.count()):
+            item = self.extra_cols.item(i)
+            column = item.data(Qt.UserRole)
+            item.setText(f"{column}  →  {{{names[column]}}}" if column in names else column)
+        self.extra_cols.blockSignals(False)
+        self.completeChanged.emit()
+
+    def extra_columns(self) -> list[str]:
+        """The checked extra input columns, in the file's order."""
+        return [self.extra_cols.item(i).data(Qt.UserRole) for i in range(self.extra_cols.count())
+                if self.extra_cols.item(i).checkState() == Qt.Checked]
+
+    def set_extra_columns(self, columns: list[str]) -> None:
+        for i in range(self.extra_cols.count()):
+            item = self.extra_cols.item(i)
+            if item.flags() & Qt.ItemIsEnabled:
+                item.setCheckState(Qt.Checked if item.data(Qt.UserRole) in columns else Qt.Unchecked)
+
+    def input_names(self) -> dict[str, str]:
+        """{extra input column: its name in the prompt}; empty unless the source is a file."""
+        from chemnamer.data.userfile import input_names
+
+        return input_names(self.extra_columns()) if self.src_file.isChecked() else {}
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Training data", str(Path.home()), FILE_FILTER)
@@ -167,14 +240,27 @@ class DataPage(QWizardPage):
             for c, value in enumerate(row):
                 self.preview.setItem(r, c, QTableWidgetItem(value))
         lowered = [c.lower() for c in columns]
-        for combo, guesses, fallback in ((self.source_col, ("smiles", "source", "input"), 0),
-                                         (self.target_col, ("name", "iupac", "iupac_name", "target"), 1)):
+        d = self.wiz.base_config["data"]
+        for combo, guesses, fallback in ((self.source_col, (d["source_column"], "source", "input"), 0),
+                                         (self.target_col, (d["target_column"], "iupac", "iupac_name", "target"), 1)):
             combo.blockSignals(True)
             combo.clear()
             combo.addItems(columns)
             pick = next((lowered.index(g) for g in guesses if g in lowered), min(fallback, len(columns) - 1))
             combo.setCurrentIndex(pick)
             combo.blockSignals(False)
+        from chemnamer.data.userfile import input_names
+
+        self.extra_cols.blockSignals(True)
+        self.extra_cols.clear()
+        for column, name in input_names(columns).items():
+            item = QListWidgetItem(column)
+            item.setData(Qt.UserRole, column)
+            # a "rule" column is what guided naming fills: offered checked
+            item.setCheckState(Qt.Checked if name == "rule" else Qt.Unchecked)
+            self.extra_cols.addItem(item)
+        self.extra_cols.blockSignals(False)
+        self._on_columns()
         self.file_msg.setStyleSheet(f"color: {GREY};")
         self.file_msg.setText(f"{len(columns)} columns; the first {len(rows)} rows are shown")
         self.completeChanged.emit()
@@ -185,7 +271,7 @@ class DataPage(QWizardPage):
         self.preview.setRowCount(0)
         self.preview.setColumnCount(0)
         self.preview.hide()
-        for combo in (self.source_col, self.target_col):
+        for combo in (self.source_col, self.target_col, self.extra_cols):
             combo.clear()
         self.file_msg.setStyleSheet(f"color: {RED};")
         self.file_msg.setText(message.split(": ", 1)[-1])
@@ -206,7 +292,8 @@ class DataPage(QWizardPage):
             d.update(source="zinc", path="", source_is_smiles=True)
         else:
             d.update(source="file", path=self.path.text().strip(), source_column=self.source_col.currentText(),
-                     target_column=self.target_col.currentText(), source_is_smiles=self.source_is_smiles.isChecked())
+                     target_column=self.target_col.currentText(), extra_columns=self.extra_columns(),
+                     source_is_smiles=self.source_is_smiles.isChecked())
 
 
 # --- 2. filters and split --------------------------------------------------------------------------
@@ -229,20 +316,22 @@ class FilterPage(QWizardPage):
 
         lay = QHBoxLayout(self)
         left = QVBoxLayout()
+        d = wizard.base_config["data"]
+        fc = d["filters"]  # FilterConfig's defaults: the paper's values
         box = QGroupBox("Molecule filters (Fauber 2024)")
         g = QGridLayout(box)
         self.f_elements = QCheckBox("Only H, C, N, O, S, F, Cl, Br")
         self.f_mw = QCheckBox("Molecular weight from")
-        self.mw_min = self._dspin(0, 5000, 150, 10)
-        self.mw_max = self._dspin(0, 5000, 550, 10)
+        self.mw_min = self._dspin(0, 5000, fc["mw_min"], 10)
+        self.mw_max = self._dspin(0, 5000, fc["mw_max"], 10)
         self.f_fsp3 = QCheckBox("Fsp3 at least")
-        self.fsp3_min = self._dspin(0, 1, 0.3, 0.05, 2)
+        self.fsp3_min = self._dspin(0, 1, fc["fsp3_min"], 0.05, 2)
         self.f_phenyl = QCheckBox("Phenyl rings at most")
-        self.phenyl_max = self._ispin(0, 20, 2)
+        self.phenyl_max = self._ispin(0, 20, fc["phenyl_max"])
         self.f_aromatic = QCheckBox("Aromatic rings at most")
-        self.aromatic_max = self._ispin(0, 20, 4)
+        self.aromatic_max = self._ispin(0, 20, fc["aromatic_max"])
         self.f_rings = QCheckBox("Rings at least")
-        self.rings_min = self._ispin(0, 20, 1)
+        self.rings_min = self._ispin(0, 20, fc["rings_min"])
         self.f_fragments = QCheckBox("One fragment (no salts or mixtures)")
         g.addWidget(self.f_elements, 0, 0, 1, 4)
         g.addWidget(self.f_mw, 1, 0)
@@ -255,8 +344,9 @@ class FilterPage(QWizardPage):
             g.addWidget(check, r, 0)
             g.addWidget(spin, r, 1)
         g.addWidget(self.f_fragments, 6, 0, 1, 4)
-        for check in self._checks():
-            check.setChecked(True)
+        for check, key in zip(self._checks(), ("elements", "mw", "fsp3", "phenyl", "aromatic", "rings",
+                                               "single_fragment")):
+            check.setChecked(fc[key])
             check.toggled.connect(self._changed)
         left.addWidget(box)
 
@@ -265,11 +355,12 @@ class FilterPage(QWizardPage):
         self.split = QComboBox()
         self.split.addItem("by InChIKey (no structure in two splits)", "inchikey")
         self.split.addItem("by scaffold (harder: unseen ring systems)", "scaffold")
-        self.n_valid = self._ispin(0, 100000, 200)
-        self.n_test = self._ispin(0, 1000000, 1000)
-        self.limit_train = self._ispin(0, 10000000, 0)
+        self.split.setCurrentIndex(max(0, self.split.findData(d["split"])))
+        self.n_valid = self._ispin(0, 100000, d["n_valid"])
+        self.n_test = self._ispin(0, 1000000, d["n_test"])
+        self.limit_train = self._ispin(0, 10000000, d["limit_train"])
         self.limit_train.setSpecialValueText("all")
-        self.seed = self._ispin(0, 1000000, 0)
+        self.seed = self._ispin(0, 1000000, d["seed"])
         f.addRow("Split", self.split)
         f.addRow("Validation pairs", self.n_valid)
         f.addRow("Test pairs", self.n_test)
@@ -416,26 +507,33 @@ class FormatPage(QWizardPage):
 
         self.wiz = wizard
         self.setTitle("Prompt format")
-        self.setSubTitle("How each pair becomes a training example. Inversion trains the reverse task "
-                         "(name → SMILES) on a share of the examples, as in the paper's ablation.")
+        self.setSubTitle("How each example becomes a prompt and its answer: {source} is the first input, each "
+                         "further input column its own {name}; \\n is a new line. Inversion trains the reverse "
+                         "task (name → SMILES) on a share of the examples, as in the paper's ablation.")
+        self._inputs: dict | None = None  # the extra inputs the instruction was last written for
         lay = QVBoxLayout(self)
         f = QFormLayout()
         self.preset = QComboBox()
         for label, _, _ in PRESETS:
             self.preset.addItem(label)
         self.preset.currentIndexChanged.connect(self._on_preset)
-        self.instruction = QLineEdit(PAPER_INSTRUCTION)
-        self.marker = QLineEdit(RESPONSE_MARKER.replace("\n", "\\n"))
+        fmt = wizard.base_config["format"]  # FormatConfig's defaults: the paper's template
+        self.instruction = QLineEdit(fmt["instruction"].replace("\n", "\\n"))
+        self.marker = QLineEdit(fmt["response_marker"].replace("\n", "\\n"))
         self.inversion = QSpinBox()
         self.inversion.setRange(0, 100)
         self.inversion.setSuffix(" %")
+        self.inversion.setValue(round(fmt["inversion"] * 100))
         f.addRow("Template", self.preset)
         f.addRow("Instruction", self.instruction)
         f.addRow("Response marker", self.marker)
         f.addRow("Inverted examples", self.inversion)
         lay.addLayout(f)
+        self.inputs_hint = _hint("")
+        lay.addWidget(self.inputs_hint)
         self.error = QLabel()
         self.error.setStyleSheet(f"color: {RED};")
+        self.error.setWordWrap(True)
         lay.addWidget(self.error)
         lay.addWidget(QLabel("Preview of formatted examples (the loss covers only the response):"))
         self.preview = QPlainTextEdit()
@@ -450,11 +548,26 @@ class FormatPage(QWizardPage):
     def _on_preset(self, i: int) -> None:
         _, ins, marker = PRESETS[i]
         ins, marker = (ins, marker) if ins else self._paper
-        self.instruction.setText(ins)
+        self.set_instruction(instruction_with_inputs(ins, self.wiz.data_page.input_names()))
         self.marker.setText(marker.replace("\n", "\\n"))
 
     def initializePage(self) -> None:  # noqa: N802
+        inputs = self.wiz.data_page.input_names()
+        if inputs != self._inputs:  # other input columns than last time: one line for each new one
+            if self._inputs:
+                ins = self.instruction_text()
+                for column, name in self._inputs.items():
+                    ins = ins.replace(f"\n{column}: {{{name}}}", "")
+                self.set_instruction(ins)
+            self.set_instruction(instruction_with_inputs(self.instruction_text(), inputs))
+            self._inputs = inputs
         self.update_preview()
+
+    def set_instruction(self, text: str) -> None:
+        self.instruction.setText(text.replace("\n", "\\n"))
+
+    def instruction_text(self) -> str:
+        return self.instruction.text().replace("\\n", "\n")
 
     def marker_text(self) -> str:
         return self.marker.text().replace("\\n", "\n")
@@ -463,8 +576,21 @@ class FormatPage(QWizardPage):
         counts = self.wiz.filter_page.counts or {}
         pairs = counts.get("sample") or EXAMPLE_PAIRS
         pairs = pairs[:6]
+        inputs = self.wiz.data_page.input_names()
+        self.inputs_hint.setText("Inputs: " + " · ".join(
+            [f"{{source}} ← {self.wiz.data_page.source_col.currentText() or 'source'}"] +
+            [f"{{{name}}} ← {column}" for column, name in inputs.items()]) if inputs else "")
+        self.inputs_hint.setVisible(bool(inputs))
         try:
-            examples = tasks.format_preview(pairs, self.instruction.text(), self.marker_text(),
+            from chemnamer.data.formatting import Template
+
+            unknown = [f for f in Template(self.instruction_text(), self.marker_text()).fields
+                       if f not in inputs.values()]
+            if unknown:
+                given = ", ".join(f"{{{n}}}" for n in inputs.values())
+                raise ValueError(f"{{{unknown[0]}}} is not an input of this data (the inputs: {{source}}"
+                                 f"{', ' + given if given else ''}); pick its column on the Data page")
+            examples = tasks.format_preview(pairs, self.instruction_text(), self.marker_text(),
                                             self.inversion.value() / 100)
         except ValueError as exc:
             self.error.setText(str(exc))
@@ -481,10 +607,10 @@ class FormatPage(QWizardPage):
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:  # noqa: N802
-        return "{source}" in self.instruction.text() and not self.error.text()
+        return "{source}" in self.instruction_text() and not self.error.text()
 
     def apply(self, cfg: dict) -> None:
-        cfg["format"].update(instruction=self.instruction.text(), response_marker=self.marker_text(),
+        cfg["format"].update(instruction=self.instruction_text(), response_marker=self.marker_text(),
                              inversion=self.inversion.value() / 100)
 
 
@@ -498,30 +624,33 @@ class ModelPage(QWizardPage):
         self.setSubTitle("The base model, how much of it to keep, and whether to train all weights or "
                          "low-rank adapters (LoRA).")
         lay = QVBoxLayout(self)
+        m = wizard.base_config["model"]  # ModelConfig's defaults
         f = QFormLayout()
         self.base = QComboBox()
         self.base.setMinimumWidth(380)
         self._fill_bases()
+        self.base.setCurrentIndex(max(0, self.base.findData(m["base"])))
         f.addRow("Base model", self.base)
         self.layers = QSpinBox()
         self.layers.setRange(0, 64)
         self.layers.setSpecialValueText("all")
+        self.layers.setValue(m["num_layers"])
         f.addRow("Transformer layers to keep", self.layers)
         self.trim_vocab = QCheckBox("Trim the vocabulary to the tokens the data uses (faster, smaller)")
-        self.trim_vocab.setChecked(True)
+        self.trim_vocab.setChecked(m["trim_vocab"])
         f.addRow("", self.trim_vocab)
         lay.addLayout(f)
         box = QGroupBox("Method")
         g = QGridLayout(box)
         self.full = QRadioButton("Full fine-tuning — every weight is trained")
         self.lora = QRadioButton("LoRA — small adapters on attention and MLP projections")
-        self.full.setChecked(True)
+        (self.lora if m["method"] == "lora" else self.full).setChecked(True)
         self.rank = QSpinBox()
         self.rank.setRange(1, 512)
-        self.rank.setValue(16)
+        self.rank.setValue(m["lora_r"])
         self.alpha = QSpinBox()
         self.alpha.setRange(1, 1024)
-        self.alpha.setValue(32)
+        self.alpha.setValue(m["lora_alpha"])
         g.addWidget(self.full, 0, 0, 1, 4)
         g.addWidget(self.lora, 1, 0, 1, 4)
         g.addWidget(QLabel("rank"), 2, 0, Qt.AlignRight)
@@ -577,36 +706,48 @@ class HyperPage(QWizardPage):
         super().__init__()
         self.wiz = wizard
         self.setTitle("Hyperparameters")
-        self.setSubTitle("The paper's defaults: learning rate 2e-5, batch size 4. A time budget stops the run "
-                         "cleanly, with a final model, when it is spent.")
+        t = wizard.base_config["train"]  # TrainConfig's defaults: the paper's learning rate and batch size
+        self.paper = (t["lr"], t["batch_size"], t["scheduler"])
+        self.setSubTitle(f"The paper's defaults: learning rate {t['lr']:g}, batch size {t['batch_size']}. A time "
+                         "budget stops the run cleanly, with a final model, when it is spent.")
         lay = QVBoxLayout(self)
         f = QFormLayout()
-        self.name = QLineEdit("wizard")
-        self.lr = QLineEdit("2e-05")
+        self.name = QLineEdit(wizard.base_config["name"])
+        self.lr = QLineEdit(f"{t['lr']:g}")
         self.lr.setValidator(QDoubleValidator(1e-9, 0.999, 12))
         self.batch = QSpinBox()
         self.batch.setRange(1, 4096)
-        self.batch.setValue(4)
+        self.batch.setValue(t["batch_size"])
         self.epochs = QDoubleSpinBox()
         self.epochs.setRange(0.01, 1000)
         self.epochs.setDecimals(2)
-        self.epochs.setValue(1.0)
+        self.epochs.setValue(t["epochs"])
         self.minutes = QSpinBox()
         self.minutes.setRange(0, 100000)
         self.minutes.setSpecialValueText("no limit")
         self.minutes.setSuffix(" min")
+        self.minutes.setValue(round(t["max_minutes"]))
         self.scheduler = QComboBox()
         self.scheduler.addItems(["constant", "linear", "cosine"])
+        self.scheduler.setCurrentText(t["scheduler"])
         self.eval_limit = QSpinBox()
         self.eval_limit.setRange(0, 100000)
-        self.eval_limit.setValue(200)
+        self.eval_limit.setValue(t["eval_limit"])
         self.eval_limit.setSpecialValueText("all")
         self.checkpoint_every = QSpinBox()
         self.checkpoint_every.setRange(1, 10_000_000)
-        self.checkpoint_every.setValue(500)
+        self.checkpoint_every.setValue(t["checkpoint_every"])
+        self.checkpoint_minutes = QSpinBox()
+        self.checkpoint_minutes.setRange(0, 24 * 60)
+        self.checkpoint_minutes.setValue(round(t["checkpoint_minutes"]))
+        self.checkpoint_minutes.setSpecialValueText("by steps only")
+        self.checkpoint_minutes.setSuffix(" min")
+        self.checkpoint_minutes.setToolTip("A crash or kill of the training loses at most this much work; "
+                                           "a checkpoint of the 135M model takes ~5 s")
         self.threads = QSpinBox()
         self.threads.setRange(0, 256)
         self.threads.setSpecialValueText("automatic")
+        self.threads.setValue(t["threads"])
         f.addRow("Run name", self.name)
         f.addRow("Learning rate", self.lr)
         f.addRow("Batch size", self.batch)
@@ -615,6 +756,7 @@ class HyperPage(QWizardPage):
         f.addRow("Learning-rate schedule", self.scheduler)
         f.addRow("Validation pairs per evaluation", self.eval_limit)
         f.addRow("Checkpoint every (steps)", self.checkpoint_every)
+        f.addRow("… and every (time)", self.checkpoint_minutes)
         f.addRow("CPU threads", self.threads)
         lay.addLayout(f)
         reset = QPushButton("Paper defaults")
@@ -627,9 +769,10 @@ class HyperPage(QWizardPage):
         self.lr.textChanged.connect(lambda _: self.completeChanged.emit())
 
     def paper_defaults(self) -> None:
-        self.lr.setText("2e-05")
-        self.batch.setValue(4)
-        self.scheduler.setCurrentText("constant")
+        lr, batch, scheduler = self.paper
+        self.lr.setText(f"{lr:g}")
+        self.batch.setValue(batch)
+        self.scheduler.setCurrentText(scheduler)
 
     def learning_rate(self) -> float | None:
         try:
@@ -643,10 +786,11 @@ class HyperPage(QWizardPage):
 
     def apply(self, cfg: dict) -> None:
         cfg["name"] = self.name.text().strip() or "wizard"
-        cfg["train"].update(lr=self.learning_rate() or 2e-5, batch_size=self.batch.value(),
+        cfg["train"].update(lr=self.learning_rate() or self.paper[0], batch_size=self.batch.value(),
                             epochs=self.epochs.value(), max_minutes=float(self.minutes.value()),
                             scheduler=self.scheduler.currentText(), eval_limit=self.eval_limit.value(),
-                            checkpoint_every=self.checkpoint_every.value(), threads=self.threads.value())
+                            checkpoint_every=self.checkpoint_every.value(),
+                            checkpoint_minutes=float(self.checkpoint_minutes.value()), threads=self.threads.value())
 
 
 # --- 6. run ----------------------------------------------------------------------------------------
@@ -656,8 +800,9 @@ class RunPage(QWizardPage):
         super().__init__()
         self.wiz = wizard
         self.setTitle("Train")
-        self.setSubTitle("Training runs in its own process: the app stays responsive, and closing it keeps a "
-                         "checkpoint to resume from (Runs view).")
+        self.setSubTitle("Training runs in its own process: it goes on when the app is closed (or crashes), with a "
+                         "checkpoint every few minutes and when stopped. Reopen the app to follow, stop or resume "
+                         "it in the Runs view.")
         lay = QVBoxLayout(self)
         row = QHBoxLayout()
         self.summary = QLabel()
@@ -714,7 +859,7 @@ class RunPage(QWizardPage):
         c = self.wiz.controller
         mine = self.wiz.started_here
         self.start_button.setEnabled(not c.running and not (mine and c.status == "completed"))
-        self.start_button.setText("Start training" if not mine or c.status not in ("cancelled", "failed")
+        self.start_button.setText("Start training" if not mine or c.status not in ("cancelled", "interrupted", "failed")
                                   else "Start again")
         self.completeChanged.emit()  # first: QWizard recomputes its buttons on it
         back = self.wiz.button(QWizard.BackButton)
@@ -752,11 +897,18 @@ class FinishPage(QWizardPage):
                                                                    ("levenshtein", "Levenshtein"), ("bleu", "BLEU"),
                                                                    ("structure_match", "same structure"))
                              if isinstance(m.get(k), (int, float)))
+        from chemnamer.data.formatting import Template
+
+        fmt = self.wiz.config()["format"]
+        guided = "rule" in Template(fmt["instruction"], fmt["response_marker"]).fields
+        kind = ("<p>It is a <b>guided</b> model (its prompt takes a rule-based name as {rule}): it names in "
+                "mode Guided, from the verified rule-based draft.</p>") if guided else ""
+        mode = "--mode guided " if guided else ""
         self.text.setText(
-            f"<p>The run finished and its model is registered as <b>{res.get('model_id')}</b>.</p>"
+            f"<p>The run finished and its model is registered as <b>{res.get('model_id')}</b>.</p>{kind}"
             f"<p>Validation: {metrics or 'no validation metrics'}</p>"
             f"<p style='color:{GREY}'>Folder: {res.get('model_dir')}<br>"
-            f"Use it from the terminal with <code>chemnamer name --model {res.get('model_id')} SMILES</code>.</p>")
+            f"Use it from the terminal with <code>chemnamer name {mode}--model {res.get('model_id')} SMILES</code>.</p>")
 
     @property
     def model_id(self) -> str | None:

@@ -46,11 +46,17 @@ class GapMeter:
                 f"median {self.pct_ms(0.5):.0f} ms")
 
 
-def gap_bound_ms() -> float:
-    """A sanity bound on the longest event-loop gap: the UI must never freeze (1 s). The 100 ms goal is a
-    measured number, printed by each test, not a timed assertion: on a shared 2-core box the gap depends
-    on what else runs (timed assertions there only flake)."""
-    return 1000.0
+GOAL_MS = 100.0  # the event loop answers within 100 ms: what a user feels as instant
+FREEZE_MS = 1000.0
+
+
+def assert_responsive(meter: GapMeter) -> None:
+    """The sanity bound the GUI tests keep: 99 % of the 10 ms ticks come within the 100 ms goal, and
+    no gap is a freeze (1 s). The numbers themselves come from benchmarks/gui_responsiveness.py. Why
+    p99 and not the longest gap: on the shared 2-core box at load average ~10, p99 measured 18-27 ms
+    while a single gap reached 165 ms (the GUI thread descheduled), so a bound on the longest gap at
+    the goal would only flake there."""
+    assert meter.pct_ms(0.99) < GOAL_MS and meter.max_ms < FREEZE_MS, meter.summary()
 
 
 def tiny_config(epochs: float = 2.0) -> dict:
