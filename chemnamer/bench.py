@@ -106,7 +106,7 @@ class _Clock:
 
     def __init__(self):
         self.wall: list[float] = []
-        self.cpu = 0.0
+        self.cpus: list[float] = []
         self.stages = {s: 0.0 for s in STAGES}
         self.molecules = 0
 
@@ -114,7 +114,7 @@ class _Clock:
         t0, c0 = time.perf_counter(), time.process_time()
         results = fn(*args)
         self.wall.append((time.perf_counter() - t0) * 1000)
-        self.cpu += (time.process_time() - c0) * 1000
+        self.cpus.append((time.process_time() - c0) * 1000)
         for r in results:
             self.molecules += 1
             for s in STAGES:
@@ -125,7 +125,8 @@ class _Clock:
         n = max(self.molecules, 1)
         out = {f"{prefix}_p50_ms": statistics.median(self.wall) if self.wall else float("nan"),
                f"{prefix}_p95_ms": percentile(self.wall, 0.95),
-               f"{prefix}_cpu_ms_per_mol": self.cpu / n,
+               f"{prefix}_cpu_ms_per_mol": sum(self.cpus) / n,
+               f"{prefix}_cpu_p95_ms": percentile(self.cpus, 0.95),
                f"{prefix}_stages_ms_per_mol": {s: round(v / n, 1) for s, v in self.stages.items() if v}}
         return out
 
@@ -174,7 +175,7 @@ def _figures(clocks: dict, extra: set) -> dict:
     batch = clocks["batch"]
     batch_s = sum(batch.wall) / 1000
     out.update({"batch_mol_per_s": batch.molecules / batch_s if batch_s else float("nan"),
-                "batch_cpu_ms_per_mol": batch.cpu / max(batch.molecules, 1),
+                "batch_cpu_ms_per_mol": sum(batch.cpus) / max(batch.molecules, 1),
                 "batch_stages_ms_per_mol": batch.summary("b")["b_stages_ms_per_mol"]})
     return out
 
@@ -185,7 +186,7 @@ def _merge(parts: list[dict]) -> dict:
         for k, c in part.items():
             m = merged[k]
             m.wall += c.wall
-            m.cpu += c.cpu
+            m.cpus += c.cpus
             m.molecules += c.molecules
             for s in STAGES:
                 m.stages[s] += c.stages[s]
@@ -239,16 +240,20 @@ def run(model_id: str | None = None, n: int = 100, beams: int | None = None, bat
         guided, result["guided_unavailable"] = False, "this Namer has no guided mode"
     extra = {p for p, on in (("gui", gui), ("guided", guided)) if on}
     result["device"] = namer.device_label
+    before = torch.get_num_threads()
     torch.set_num_threads(threads or max(1, (os.cpu_count() or 2) - 1))
     result["threads"] = torch.get_num_threads()
-    namer.name(every[0], beams=1)  # warm-up: first-call allocations, JVM start
-    result["bins"], measured = {}, []
-    for label, smiles in bins.items():
-        if smiles:
-            measured.append(_measure(namer, smiles, beams, batch_beams, batch_size, extra))
-            result["bins"][label] = _figures(measured[-1], extra)
-        else:
-            result["bins"][label] = {"n": 0}
+    try:
+        namer.name(every[0], beams=1)  # warm-up: first-call allocations, JVM start
+        result["bins"], measured = {}, []
+        for label, smiles in bins.items():
+            if smiles:
+                measured.append(_measure(namer, smiles, beams, batch_beams, batch_size, extra))
+                result["bins"][label] = _figures(measured[-1], extra)
+            else:
+                result["bins"][label] = {"n": 0}
+    finally:
+        torch.set_num_threads(before)
     result["all"] = _figures(_merge(measured), extra)  # batches stay within a bin: grouped by size
     for key in ("greedy_p50_ms", "greedy_p95_ms", "beam_p50_ms", "beam_p95_ms", "batch_mol_per_s"):
         result[key] = result["all"][key]  # the headline figures, as before

@@ -67,7 +67,7 @@ def no_traceback(text: str) -> None:
 
 def test_java_missing_cli_names_with_null_verification(random_model, tmp_path):
     """`chemnamer name` without Java: SMILES are named (verified null, with the reason); a name input,
-    which needs OPSIN to become a structure, is an error line; exit status 0 (not every input failed)."""
+    which needs OPSIN to become a structure, is an error line; exit status 1 (an input failed)."""
     empty = tmp_path / "bin"
     empty.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
@@ -76,7 +76,7 @@ def test_java_missing_cli_names_with_null_verification(random_model, tmp_path):
                            "--model", str(random_model), ASPIRIN, "ethanol"],
                           env=env, capture_output=True, text=True, timeout=1800, cwd=REPO)
     no_traceback(proc.stderr)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.returncode == 1, proc.stderr[-2000:]
     a, b = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
     assert a["error"] is None and a["smiles"] == ASPIRIN and a["inchikey"] == ASPIRIN_KEY
     assert a["verified"] is None and a["reference"]["pubchem"] == "2-acetyloxybenzoic acid"

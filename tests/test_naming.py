@@ -51,7 +51,7 @@ def test_result_fields_candidates_and_history(namer, tiny_dir, home):
 def test_mode_best_falls_back_to_verified_reference(namer):
     r = namer.name(ASPIRIN, mode="best")
     assert (r.name, r.verified, r.score, r.chosen_from) == ("2-acetyloxybenzoic acid", True, None, "pubchem")
-    assert "no candidate verified" in r.note and "pubchem reference" in r.note
+    assert "no candidate verified" in r.note and "PubChem reference" in r.note
     assert r.candidates and not any(c.verified for c in r.candidates)  # still shown, still unverified
     # Not in the PubChem table: the rule-based name (verified by OPSIN) is chosen instead.
     r = namer.name_many(["CCCCCCCCCCCCCCCCCCCCC(CC)CCO"], beams=1, mode="best", store=False)[0]

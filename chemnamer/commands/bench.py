@@ -56,11 +56,13 @@ def render(r: dict) -> str:
         row = (f"{label:12s}{b['n']:5d}{_pair(b, 'greedy'):>20s}{_pair(b, 'beam'):>25s}"
                + "".join(f"{_pair(b, p):>20s}" for p in extra) + f"{b['batch_mol_per_s']:>13.2f}")
         lines.append(row)
-    lines += ["", "where the time goes (ms per molecule: stages; CPU = this process's CPU time)"]
+    lines += ["", "where the time goes (ms per molecule: stages; CPU = this process's CPU time, the cost "
+                  "without other work competing)"]
     for label, b in [*r["bins"].items(), ("all", r["all"])]:
         if b["n"]:
             lines.append(f"{label:12s} " + " | ".join(
                 f"{p}: {_stages(b[p + '_stages_ms_per_mol'])}, CPU {b[p + '_cpu_ms_per_mol']:.0f}"
+                + (f" (p95 {b[p + '_cpu_p95_ms']:.0f})" if p != "batch" else "")
                 for p in ("greedy", "beam", *extra, "batch")))
     if r.get("guided_unavailable"):
         lines.append(f"guided mode not timed: {r['guided_unavailable']}")
