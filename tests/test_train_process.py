@@ -135,7 +135,7 @@ def test_checkpoints_by_time(home, tmp_path):
     machine of any speed or load (a step ends in on_step, just before the loop decides)."""
     interval = 0.6
     cfg = load_recipe(SMOKE, ["train.eval_limit=1", "train.batch_size=1", "train.checkpoint_every=100000",
-                              f"train.checkpoint_minutes={interval / 60}", "train.max_steps=40",
+                              f"train.checkpoint_minutes={interval / 60}", "train.max_steps=300",
                               "train.keep_checkpoints=100"])
 
     class Clock(Callback):

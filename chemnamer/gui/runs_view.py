@@ -238,7 +238,10 @@ class RunsView(QWidget):
         if task is not self._curve_task:
             return
         self.curves = curves
-        self._draw()
+        try:
+            self._draw()
+        except RuntimeError:  # the view was closed (its plots deleted) while the curves were loading
+            return
 
     def _draw(self) -> None:
         self.loss_plot.clear()
