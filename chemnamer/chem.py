@@ -6,6 +6,7 @@ lines are captured into the error message, so nothing is printed on stderr.
 """
 from __future__ import annotations
 
+import atexit
 import re
 import threading
 from contextlib import contextmanager
@@ -21,6 +22,24 @@ from rdkit.Chem.MolStandardize import rdMolStandardize
 
 MAX_INPUT_CHARS = 2000
 MAX_HEAVY_ATOMS = 150
+
+
+def _rdkit_logs_back_to_cpp() -> None:
+    """At exit, hand RDKit's log streams back to C++ before Python tears itself down.
+
+    `import rdkit` routes RDKit's logs through Python stream objects (rdBase.LogToPythonStderr). At
+    interpreter teardown those are freed while RDKit's C++ loggers still point at them, and the
+    loggers' static destructors flush them afterwards: a use-after-free that crashed the whole test
+    suite at exit (SIGSEGV in std::ostream::flush, after every test had passed; the hs_err file
+    showed the freed stream's memory reused by the in-process JVM). atexit handlers run before that
+    teardown, so the loggers are given C++'s own streams while the Python ones are still alive."""
+    try:
+        rdBase.LogToCppStreams()
+    except Exception:  # noqa: BLE001 - an exit hook must not raise
+        pass
+
+
+atexit.register(_rdkit_logs_back_to_cpp)
 
 
 @dataclass
@@ -43,6 +62,10 @@ class Molecule:
 # --- RDKit logging -------------------------------------------------------------------------------
 
 _HAS_CAPTURE = hasattr(rdBase, "CaptureErrorLog")  # only in recent RDKit releases
+# RDKit's log state (blocked or not, where errors go) is one per process; BlockLogs and
+# CaptureErrorLog save it and put it back. Two threads doing that interleaved (the app's workers, the
+# rule-based helper thread) could put back a capture stream the other one has already freed.
+_LOG_LOCK = threading.RLock()
 
 
 @contextmanager
@@ -53,19 +76,20 @@ def _rdkit_log():
     there we only block the log, and messages come from sanitization exceptions.
     """
     lines: list[str] = []
-    blocker = rdBase.BlockLogs()  # warnings too; errors still reach the capture below
-    try:
-        if _HAS_CAPTURE:
-            with rdBase.CaptureErrorLog() as capture:
+    with _LOG_LOCK:
+        blocker = rdBase.BlockLogs()  # warnings too; errors still reach the capture below
+        try:
+            if _HAS_CAPTURE:
+                with rdBase.CaptureErrorLog() as capture:
+                    yield lines
+                try:
+                    lines.extend(_clean_log(capture.messages))
+                except UnicodeDecodeError:  # RDKit cut a long input's echo mid-character
+                    pass
+            else:
                 yield lines
-            try:
-                lines.extend(_clean_log(capture.messages))
-            except UnicodeDecodeError:  # RDKit cut a long input's echo mid-character
-                pass
-        else:
-            yield lines
-    finally:
-        del blocker
+        finally:
+            del blocker
 
 
 _STAMP = re.compile(r"^\[\d\d:\d\d:\d\d\]\s*")

@@ -71,5 +71,42 @@ def test_shipped_guided_model_rewrites_drafts():
     for smiles, name in (("ClC1=CC=C(C=C1)C(=O)N", "4-chlorobenzamide"),
                          ("CC(=O)Oc1ccccc1C(=O)O", "2-acetyloxybenzoic acid")):
         r = namer.name(smiles)
-        assert r.verified and r.chosen_from == "model", (smiles, r)
+        assert r.verified and r.chosen_from == "guided", (smiles, r)
         assert r.name.lower() == name
+
+
+def _cli(*args, home):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, CHEMNAMER_HOME=str(home), OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, "-m", "chemnamer", *args], env=env, capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_default_mode_follows_the_model(tiny_dir, tiny_guided, tmp_path):
+    """No --mode: guided with the shipped models (chosen on validation data, naming.DEFAULT_MODE);
+    a model the user names names in its own mode; a guided model in mode model is an error that says so."""
+    from chemnamer.naming import DEFAULT_MODE, default_mode
+
+    assert DEFAULT_MODE == default_mode(None) == "guided"
+    assert default_mode(str(tiny_guided)) == "guided" and default_mode(str(tiny_dir)) == "model"
+    direct = _cli("name", "--json", "--no-store", "--beams", "1", "--model", str(tiny_dir), "CCO", home=tmp_path)
+    assert direct.returncode == 0, direct.stderr
+    assert json.loads(direct.stdout)["mode"] == "model"
+    guided = _cli("name", "--json", "--no-store", "--beams", "1", "--model", str(tiny_guided), "CCO", home=tmp_path)
+    assert guided.returncode == 0, guided.stderr
+    r = json.loads(guided.stdout)
+    assert (r["mode"], r["name"], r["verified"], r["chosen_from"]) == ("guided", "ethanol", True, "rule_based")
+    wrong = _cli("name", "--json", "--no-store", "--mode", "model", "--model", str(tiny_guided), "CCO", home=tmp_path)
+    assert wrong.returncode == 2 and "is a guided model: it names in mode guided only" in wrong.stderr
+
+
+@pytest.mark.skipif(not (paths.guided_model_dir() / "config.json").is_file(), reason="guided model not built")
+def test_cli_names_in_guided_mode_by_default(tmp_path):
+    proc = _cli("name", "--json", "--no-store", "ClC1=CC=C(C=C1)C(=O)N", home=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads(proc.stdout)
+    assert (r["mode"], r["model"], r["name"].lower(), r["verified"]) == ("guided", "guided", "4-chlorobenzamide", True)
+    assert r["chosen_from"] == "guided" and r["reference"]["rule_based"] == "4-chlorobenzamide"

@@ -158,7 +158,9 @@ def test_checkpoints_by_time(home, tmp_path):
     by_time = [s for s, k in clock.saved if k == "step"]
     assert by_time, clock.saved
     t = clock.step_end
-    eps = 0.05  # the decision follows on_step by microseconds; this is slack for a busy scheduler
+    # The decision follows on_step by microseconds, but a loaded 2-core machine can deschedule the
+    # process between the two for a tenth of a second (seen: 0.74 s for a 0.6 s interval): slack.
+    eps = 0.3
     previous = None
     for s in by_time:
         start = t[previous] if previous else clock.start

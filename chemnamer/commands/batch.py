@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from chemnamer.commands.naming import add_model_options, make_namer, model_note, model_problem
+from chemnamer.commands.naming import add_model_options, load_model, make_namer, model_error, model_note, model_problem
 
 
 def add(sub) -> None:
@@ -100,12 +100,12 @@ def cmd_batch(args) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    namer.load()  # fail (or note the fallback) before writing anything
+    load_model(namer, args)  # fail (or note the fallback) before writing anything
     problem = model_problem(namer, args)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    if namer.model_error:
+    if model_error(namer, args):
         print(model_note(namer, args), file=sys.stderr)
     if source.encoding == batchio.FALLBACK:
         print(f"note: {Path(args.input).name} is not all UTF-8; lines that are not were read as {batchio.FALLBACK} "

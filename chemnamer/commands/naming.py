@@ -22,13 +22,14 @@ def add(sub) -> None:
 def add_model_options(p, beams: int = 8) -> None:
     """Options shared with `chemnamer batch`. beams: = naming.NAME_BEAMS / BATCH_BEAMS (literals here:
     importing naming would load RDKit for --help)."""
-    p.add_argument("--model", help="model id, model directory or hub id (default: the shipped 'default'; "
-                                   "with --mode guided the shipped 'guided')")
+    p.add_argument("--model", help="model id, model directory or hub id (default: the shipped 'guided' in "
+                                   "mode guided, the shipped 'default' in the other modes)")
     # Literal choices (= chemnamer.naming.MODES): importing naming here would load RDKit for --help.
-    p.add_argument("--mode", choices=("model", "best", "guided"), default="model",
-                   help="model: language model only; best: fall back to a verified reference name; guided: "
-                        "the guided model rewrites the verified rule-based name in PubChem's style (that "
-                        "name is the answer when no rewrite verifies)")
+    p.add_argument("--mode", choices=("model", "best", "guided"), default=None,
+                   help="guided (the default): the guided model rewrites the verified rule-based name in "
+                        "PubChem's style (that name is the answer when no rewrite verifies); model: the "
+                        "direct model alone; best: the direct model, falling back to a verified reference "
+                        "name. Default with --model: the mode that model names in (guided or model)")
     p.add_argument("--beams", type=int, default=beams, help=f"beam width = candidates per molecule (default {beams})")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.add_argument("--threads", type=int,
@@ -69,20 +70,37 @@ def make_namer(args, store: bool):
             models.resolve(args.model)  # typos fail here, before any naming
     except models.ModelError as exc:
         return None, str(exc)
+    if args.mode is None:
+        from chemnamer.naming import default_mode
+
+        args.mode = default_mode(args.model)
     guided = args.mode == "guided"  # --model then names the guided model
     return Namer(model_id=None if guided else args.model, guided_model_id=args.model if guided else None,
                  device=args.device, beams=args.beams, mode=args.mode, store=store), None
 
 
+def model_error(namer, args) -> str | None:
+    """Why the model this mode names with did not load (None: loaded, or not tried yet)."""
+    return namer.guided_error if args.mode == "guided" else namer.model_error
+
+
+def load_model(namer, args) -> None:
+    """Load the model this mode names with (the guided one in mode guided, else the direct one)."""
+    namer.load_guided() if args.mode == "guided" else namer.load()
+
+
 def model_problem(namer, args) -> str | None:
     """After the first naming: an error message when an explicit model did not load."""
-    error = namer.guided_error if args.mode == "guided" else namer.model_error
+    error = model_error(namer, args)
     if error and args.model:
         return f"model {args.model!r} could not be loaded: {error}"
     return None
 
 
 def model_note(namer, args) -> str:
+    if args.mode == "guided":
+        return (f"note: guided model unavailable: {namer.guided_error}; using the verified rule-based names "
+                "only")
     hint = "" if args.mode == "best" else " (add --mode best to choose a verified reference name)"
     return f"note: model unavailable: {namer.model_error}; using reference names only{hint}"
 
@@ -121,7 +139,7 @@ def cmd_name(args) -> int:
         if problem:
             print(f"error: {problem}", file=sys.stderr)
             return 2
-        if namer.model_error and not noted:
+        if model_error(namer, args) and not noted:
             print(model_note(namer, args), file=sys.stderr)
             noted = True
         for r in results:
@@ -131,7 +149,7 @@ def cmd_name(args) -> int:
             if args.json:
                 print(json.dumps(r.to_json(), ensure_ascii=False), flush=True)
             elif not r.error:
-                print(render(r, marks, namer.model_error), flush=True)
+                print(render(r, marks, model_error(namer, args)), flush=True)
     # Any failure is 1, not only all of them: a script that names a list must notice a lost row.
     return 1 if failed else 0
 
@@ -173,7 +191,9 @@ def render(r, mark, model_error: str | None = None) -> str:
     for i, c in enumerate(r.candidates):
         label = "candidates" if i == 0 else ""
         lines.append(f"  {label:<11} {i + 1}. {mark(c.verified)} {c.score:7.3f}  {short(c.name, 80)}")
-    note = (r.note or "").replace(f"model unavailable ({model_error}); reference names only", "").strip("; ")
+    note = r.note or ""
+    for said in (f"guided model unavailable ({model_error})", f"model unavailable ({model_error}); reference names only"):
+        note = note.replace(said, "").strip("; ")
     if note:
         lines.append(f"  note        {note}")
     ms = ", ".join(f"{k.replace('_', '-')} {v:.0f}" for k, v in r.ms.items())

@@ -28,12 +28,10 @@ def _drafts_path() -> Path:
 def ensure_drafts(pairs: list[Pair], timeout_s: float = 5.0) -> list[Pair]:
     """Pairs with extra["rule"] = the first verified rule-based name (openclatura, then nispo), or
     without it when neither verifies. Cached by InChIKey across runs."""
-    from chemnamer.opsin import get_opsin
-    from chemnamer.reference import NAMERS, rule_based_name
+    from chemnamer.naming import first_verified_rule_name
 
     path = _drafts_path()
     cache: dict = json.loads(path.read_text()) if path.is_file() else {}
-    opsin = get_opsin()
     out, dirty = [], False
     for p in pairs:
         if "rule" in p.extra:
@@ -41,12 +39,8 @@ def ensure_drafts(pairs: list[Pair], timeout_s: float = 5.0) -> list[Pair]:
             continue
         key = p.inchikey or p.source
         if key not in cache:
-            cache[key] = None
-            for namer in NAMERS:
-                rb = rule_based_name(p.source, timeout_s=timeout_s, namer=namer)
-                if rb.name and opsin.check(rb.name, p.source).verified:
-                    cache[key] = rb.name
-                    break
+            draft = first_verified_rule_name(p.source, timeout_s)
+            cache[key] = draft.name if draft.verified else None
             dirty = True
         out.append(Pair(p.source, p.target, p.inchikey, p.origin,
                         {**p.extra, "rule": cache[key]} if cache[key] else dict(p.extra)))

@@ -14,6 +14,7 @@ from chemnamer.gui import tasks
 from chemnamer.gui.concurrent import Task
 from chemnamer.gui.widgets import (GREEN, GREY, RED, ElidedLabel, ModeChoice, progress_row, verified_color,
                                    verified_text)
+from chemnamer.naming import default_mode
 
 FILE_FILTER = "Molecule files (*.csv *.tsv *.tab *.txt *.smi *.smiles *.sdf *.sd);;All files (*)"
 MODE_KEY = "batch/mode"
@@ -127,7 +128,7 @@ class BatchView(QWidget):
         mode_label = QLabel("Mode")
         mode_label.setToolTip("How each molecule is named (as in the Name view); a change applies to the next file")
         top.addWidget(mode_label)
-        self.mode_choice = ModeChoice(MODE_KEY)
+        self.mode_choice = ModeChoice(MODE_KEY, default_mode(self.session.model_id))
         top.addWidget(self.mode_choice)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)

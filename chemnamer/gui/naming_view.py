@@ -13,7 +13,7 @@ from chemnamer.gui.name_check import NameCheck
 from chemnamer.gui.widgets import (AMBER, GREEN, GREEN_BG, GREY, RED, RED_BG, Badge, ElidedLabel, ModeChoice,
                                    MoleculeView, Spinner, WrappingText, mono_font, section_label, settings,
                                    verified_color, verified_text, verified_tip)
-from chemnamer.naming import SOURCE_LABELS
+from chemnamer.naming import SOURCE_LABELS, default_mode
 from chemnamer.notebook import Notebook
 from chemnamer.refnames import components, is_component_list
 from chemnamer.textdiff import char_diff, edit_count
@@ -95,6 +95,8 @@ class NamingView(QWidget):
         self.outcome = None
         self._task: Task | None = None
         self._task_text: str | None = None
+        self._guided_task: Task | None = None
+        self._guided_prepared = None  # the Namer whose guided model is loaded or loading
         self._pending: str | None = None
         self._pending_commit = False
         self.notebook = Notebook()
@@ -125,7 +127,7 @@ class NamingView(QWidget):
         mode_label.setObjectName("muted")
         row.addWidget(mode_label)
         self.mode_choice = ModeChoice(MODE_KEY, "best" if settings().value(BEST_MODE_KEY, False, type=bool)
-                                      else "model")
+                                      else default_mode(self.session.model_id))
         self.mode_choice.changed.connect(self._on_mode)
         row.addWidget(self.mode_choice)
         self.name_button = QPushButton("Name")
@@ -342,7 +344,20 @@ class NamingView(QWidget):
         self._fire(force=True)
 
     def _on_mode(self, _mode: str) -> None:
+        self._prepare_guided()
         self.name_now()
+
+    def _prepare_guided(self) -> None:
+        """In mode guided, load the guided model and start the rule-based namers in the background
+        while the user types, so the first guided naming does not wait for them."""
+        namer = self.session.namer
+        if namer is None or self.mode_choice.mode() != "guided" or namer is self._guided_prepared:
+            return
+        self._guided_prepared = namer
+        task = Task(tasks.prepare_guided, namer, name="prepare-guided")
+        self._guided_task = task  # referenced until it ends
+        task.finished.connect(lambda t=task: setattr(self, "_guided_task", None) if self._guided_task is t else None)
+        task.start()
 
     def _fire(self, force: bool = False) -> None:
         text = self.input.text().strip()
@@ -405,6 +420,7 @@ class NamingView(QWidget):
             self.mode_choice.blockSignals(True)  # the naming below is the one naming
             self.mode_choice.set_mode("guided")
             self.mode_choice.blockSignals(False)
+        self._prepare_guided()
         if self._pending:
             if self._task is None:
                 self._start(self._pending, self._pending_commit)

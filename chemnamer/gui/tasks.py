@@ -176,6 +176,18 @@ def warm_up(state) -> dict:
     return out
 
 
+def prepare_guided(state, namer) -> str | None:
+    """Mode guided names with the guided model and drafts from both rule-based namers: load the model
+    and start the namers' workers now (nispo's takes 2-17 s to start) rather than at the first naming.
+    Returns why the guided model is unavailable, if it is."""
+    from chemnamer.reference import NAMERS, get_rule_namer
+
+    namer.load_guided()
+    for rule_namer in NAMERS:
+        get_rule_namer(rule_namer).start()
+    return namer.guided_error
+
+
 def list_model_specs() -> list:
     from chemnamer import models
 

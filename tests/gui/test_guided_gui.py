@@ -114,7 +114,7 @@ def test_diff_of_a_rewrite_is_rendered(home, window):
     view = window.naming
     draft, rewrite = "2-((4-(tert-butyl)phenyl)methyl)pyridine", "2-[[4-(tert-butyl)phenyl]methyl]pyridine"
     result = NamingResult(input="CC(C)(C)c1ccc(Cc2ccccn2)cc1", smiles="CC(C)(C)c1ccc(Cc2ccccn2)cc1", mode="guided",
-                          name=rewrite, verified=True, score=-0.05, chosen_from="model", model="guided",
+                          name=rewrite, verified=True, score=-0.05, chosen_from="guided", model="guided",
                           candidates=[CandidateResult(rewrite, -0.05, True, kind="verified"),
                                       CandidateResult(draft, -0.4, True, kind="verified")],
                           reference=References(rule_based=draft, rule_based_verified=True,
