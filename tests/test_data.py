@@ -378,3 +378,20 @@ def test_cli_data_build(tmp_path, monkeypatch, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["sizes"]["test"] == 3 and report["sources"]["file"]["kept"] == 29
     assert sum(report["sizes"].values()) == report["filters"]["kept"]
+
+
+def test_default_split_hashes_match_the_model_card():
+    """The shipped default model's data is rebuilt bit for bit: the hashes of its train/valid/test
+    splits (data_hash: every SMILES and name, in order) are the ones its card states."""
+    import re
+    from pathlib import Path
+
+    from chemnamer.data.build import build_splits
+    from chemnamer.finetune.config import load_recipe
+
+    root = Path(__file__).resolve().parent.parent
+    card = (root / "resources/models/default/MODEL_CARD.md").read_text()
+    stated = dict(re.findall(r"(train|valid|test) hash ([0-9a-f]{16})", card))
+    assert set(stated) == {"train", "valid", "test"}, stated
+    *_, report = build_splits(load_recipe(root / "training/recipes/default.toml").data)
+    assert report["hash"] == stated
