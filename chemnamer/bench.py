@@ -22,8 +22,8 @@ import time
 
 SIZE_BINS = (("<=15", 0, 15), ("16-25", 16, 25), ("26-40", 26, 40), (">40", 41, 10**9))
 SETS = ("pubchem", "druglike")
-STAGES = ("parse", "generate", "verify", "reference", "rule_based")
-PHASES = ("greedy", "beam", "gui", "guided", "batch")
+STAGES = ("parse", "generate", "verify", "reference", "rule_based", "rule_based_wait")
+PHASES = ("greedy", "beam", "gui", "guided", "batch", "guided_batch")
 DRUGLIKE_SCAN = 20_000  # MOSES lines read (seeded order) to fill the bins: ~135 at <=15, ~370 at 26-40
 
 
@@ -131,39 +131,46 @@ class _Clock:
         return out
 
 
-def _forget() -> None:
+def _forget(namer) -> None:
     """Each phase meets the molecules as new: OPSIN's parse cache would otherwise serve the batch
-    phase the names the beam phase already checked (verify 3 ms instead of ~90 ms per molecule)."""
+    phase the names the beam phase already checked (verify 3 ms instead of ~90 ms per molecule), and
+    the Namer's session cache the rule-based drafts."""
     from chemnamer.opsin import get_opsin
 
     clear = getattr(get_opsin().name_to_structure, "cache_clear", None)
     if clear:
         clear()
+    namer.forget()
 
 
 def _measure(namer, smiles: list[str], beams: int, batch_beams: int, batch_size: int, extra: set) -> dict:
     clocks = {k: _Clock() for k in PHASES}
-    _forget()
+    _forget(namer)
     for s in smiles:
         clocks["greedy"].run(lambda x: [namer.name(x, beams=1)], s)
-    _forget()
+    _forget(namer)
     for s in smiles:
         clocks["beam"].run(lambda x: [namer.name(x, beams=beams)], s)  # OPSIN checks every candidate
-    if "gui" in extra:  # what the GUI does for one molecule: also the PubChem and rule-based names
-        _forget()
-        namer.references = namer.rule_based = True
-        try:
+    # From here on as the app and `chemnamer batch` name: with the PubChem and rule-based references.
+    namer.references = namer.rule_based = True
+    try:
+        if "gui" in extra:  # one molecule at a time, the GUI's beams
+            _forget(namer)
             for s in smiles:
                 clocks["gui"].run(lambda x: [namer.name(x, beams=beams)], s)
-        finally:
-            namer.references = namer.rule_based = False
-    if "guided" in extra:
-        _forget()
-        for s in smiles:
-            clocks["guided"].run(lambda x: [namer.name(x, beams=beams, mode="guided")], s)
-    _forget()
-    for i in range(0, len(smiles), batch_size):
-        clocks["batch"].run(lambda xs: namer.name_many(xs, beams=batch_beams), smiles[i:i + batch_size])
+        if "guided" in extra:  # at the guided mode's own beam width (naming.GUIDED_BEAMS)
+            _forget(namer)
+            for s in smiles:
+                clocks["guided"].run(lambda x: [namer.name(x, mode="guided")], s)
+        _forget(namer)
+        for i in range(0, len(smiles), batch_size):
+            clocks["batch"].run(lambda xs: namer.name_many(xs, beams=batch_beams), smiles[i:i + batch_size])
+        if "guided" in extra:
+            _forget(namer)
+            for i in range(0, len(smiles), batch_size):
+                clocks["guided_batch"].run(lambda xs: namer.name_many(xs, mode="guided"), smiles[i:i + batch_size])
+    finally:
+        namer.references = namer.rule_based = False
     return clocks
 
 
@@ -177,6 +184,11 @@ def _figures(clocks: dict, extra: set) -> dict:
     out.update({"batch_mol_per_s": batch.molecules / batch_s if batch_s else float("nan"),
                 "batch_cpu_ms_per_mol": sum(batch.cpus) / max(batch.molecules, 1),
                 "batch_stages_ms_per_mol": batch.summary("b")["b_stages_ms_per_mol"]})
+    if "guided" in extra:
+        gb = clocks["guided_batch"]
+        gb_s = sum(gb.wall) / 1000
+        out.update({"guided_batch_mol_per_s": gb.molecules / gb_s if gb_s else float("nan"),
+                    "guided_batch_stages_ms_per_mol": gb.summary("b")["b_stages_ms_per_mol"]})
     return out
 
 

@@ -12,6 +12,7 @@ and stereo included (opsin.check), so a check mark never rests on the model's ow
 """
 from __future__ import annotations
 
+import copy
 import math
 import re
 import threading
@@ -31,6 +32,9 @@ from chemnamer.refnames import clean_name, is_component_list
 # Batch naming keeps 4 for throughput (51.5 % on the same split).
 NAME_BEAMS = 8
 BATCH_BEAMS = 4
+# Guided mode names with 4 beams, the width its validation figures were measured at (README, mode
+# choice): the draft makes the first beams the likely ones, and a wider search was not measured.
+GUIDED_BEAMS = 4
 
 MODES = ("model", "best", "guided")
 # Mode "guided": the guided model (resources/models/guided) rewrites the verified rule-based name in
@@ -47,7 +51,8 @@ MAX_GENERATION_HEAVY_ATOMS = chem.MAX_HEAVY_ATOMS
 # Guided batches are generated in groups of this many molecules, so that the helper thread drafts the
 # next group while this one is generated.
 GUIDED_GROUP = 8
-RULE_CACHE_SIZE = 4096  # rule-based drafts kept for the session (the same molecule twice: no new draft)
+RULE_CACHE_SIZE = 4096
+RESULT_CACHE_SIZE = 1024  # whole results kept for the session, by molecule (Namer._cached)  # rule-based drafts kept for the session (the same molecule twice: no new draft)
 
 
 @dataclass
@@ -151,12 +156,14 @@ class Namer:
 
     def __init__(self, model_id: str | None = None, device: str | None = None, beams: int = NAME_BEAMS,
                  mode: str = "model", verify: bool = True, references: bool = True, rule_based: bool = True,
-                 store: bool = True, rule_timeout_s: float = 5.0, guided_model_id: str | None = None):
+                 store: bool = True, rule_timeout_s: float = 5.0, guided_model_id: str | None = None,
+                 guided_beams: int = GUIDED_BEAMS):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         self.model_id = model_id
         self.device = device
         self.beams = beams
+        self.guided_beams = guided_beams
         self.mode = mode
         self.verify = verify
         self.references = references
@@ -175,6 +182,7 @@ class Namer:
         # Rule-based drafts by canonical SMILES, computed on a helper thread (the namers run in their
         # own processes, OPSIN releases the GIL) while this thread generates: see _rule_jobs.
         self._rules: dict[str, Future] = {}
+        self._results: dict[tuple, NamingResult] = {}  # see _cached
         self._rule_thread: ThreadPoolExecutor | None = None
 
     # --- model -----------------------------------------------------------------------------------
@@ -239,10 +247,10 @@ class Namer:
 
     def name_many(self, texts: list[str], beams: int | None = None, mode: str | None = None,
                   store: bool | None = None) -> list[NamingResult]:
-        beams = max(1, beams or self.beams)
         mode = mode or self.mode
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
+        beams = max(1, beams or (self.guided_beams if mode == "guided" else self.beams))
         with self._lock:
             results, molecules = [], []
             for text in texts:
@@ -254,7 +262,11 @@ class Namer:
                     r.error = parsed.message
                 else:
                     r.source, r.smiles, r.inchikey, r.formula = parsed.source, parsed.smiles, parsed.inchikey, parsed.formula
-                    molecules.append((r, parsed))
+                    cached = self._cached(r, mode, beams)
+                    if cached is not None:
+                        r = cached
+                    else:
+                        molecules.append((r, parsed))
                 results.append(r)
             if molecules and self._wants_rule_based(mode):
                 self._rule_jobs([r.smiles for r, _ in molecules])  # on the helper thread from now on
@@ -275,6 +287,8 @@ class Namer:
                     self._verify_candidates(r)
                     self._add_references(r, mode)
                     self._choose(r, mode)
+            for r, _ in molecules:
+                self._remember(r, mode, beams)
             for r in results:
                 r.model = self.guided_label if mode == "guided" else self.model_label
                 r.device = self.device_label
@@ -375,6 +389,29 @@ class Namer:
             # its own time on the helper thread; `rule_based_wait` what naming waited for it
             r.ms["rule_based"], r.ms["rule_based_wait"] = draft.ms, _ms(t0)
 
+    # --- the session's results, by molecule ----------------------------------------------------------
+    def _result_key(self, r: NamingResult, mode: str, beams: int) -> tuple:
+        # the canonical SMILES: the same molecule however it was typed (or named)
+        return (r.smiles, mode, beams, self.verify, self.references, self.rule_based)
+
+    def _cached(self, r: NamingResult, mode: str, beams: int) -> NamingResult | None:
+        """The molecule's result from earlier in this session (a copy, with this input and its parse
+        time): the same molecule named twice costs nothing the second time."""
+        hit = self._results.get(self._result_key(r, mode, beams))
+        if hit is None:
+            return None
+        out = copy.deepcopy(hit)
+        out.input, out.source, out.id = r.input, r.source, None
+        out.ms = {"parse": r.ms["parse"], "cached": 0.0}
+        return out
+
+    def _remember(self, r: NamingResult, mode: str, beams: int) -> None:
+        if r.error or r.name is None or self.model_error or (mode == "guided" and self.guided_error):
+            return  # nothing worth keeping, or a model that failed to load: name afresh next time
+        self._results[self._result_key(r, mode, beams)] = copy.deepcopy(r)
+        while len(self._results) > RESULT_CACHE_SIZE:
+            self._results.pop(next(iter(self._results)))  # the oldest first
+
     def _wants_rule_based(self, mode: str) -> bool:
         return self.rule_based and (mode in ("best", "guided") or self.references)
 
@@ -398,9 +435,11 @@ class Namer:
             return jobs
 
     def forget(self) -> None:
-        """Drop the session's cached rule-based drafts (benchmarks: each phase meets molecules anew)."""
+        """Drop the session's cached results and rule-based drafts (benchmarks: each phase meets the
+        molecules anew)."""
         with self._lock:
             self._rules = {k: j for k, j in self._rules.items() if not j.done()}
+            self._results.clear()
 
     def close(self) -> None:
         """Stop the helper thread (queued drafts are dropped)."""

@@ -128,3 +128,18 @@ def test_without_java_verification_is_null_with_reason(tiny_dir, tmp_path):
     assert r["error"] is None and r["candidates"]
     assert all(c["verified"] is None and c["reason"] == JAVA_MISSING for c in r["candidates"])
     assert r["verified"] is None and r["chosen_from"] == "model"  # nothing verified: nothing to fall back to
+
+
+def test_the_same_molecule_twice_is_named_once(tiny_dir):
+    """The session keeps results by molecule (canonical SMILES): a second naming of aspirin, typed
+    another way, is the first result, with no generation, verification or rule-based work."""
+    namer = Namer(str(tiny_dir), beams=2, store=False, references=False)
+    first = namer.name(ASPIRIN)
+    again = namer.name("OC(=O)c1ccccc1OC(C)=O")
+    assert "generate" in first.ms and set(again.ms) == {"parse", "cached", "total"}
+    assert (again.input, again.smiles, again.name, again.candidates) == (
+        "OC(=O)c1ccccc1OC(C)=O", first.smiles, first.name, first.candidates)
+    assert again.reference is not first.reference  # a copy: changing one result leaves the other
+    assert "generate" in namer.name(ASPIRIN, beams=1).ms  # another beam width is another result
+    namer.forget()
+    assert "generate" in namer.name(ASPIRIN).ms

@@ -30,7 +30,9 @@ def add_model_options(p, beams: int = 8) -> None:
                         "PubChem's style (that name is the answer when no rewrite verifies); model: the "
                         "direct model alone; best: the direct model, falling back to a verified reference "
                         "name. Default with --model: the mode that model names in (guided or model)")
-    p.add_argument("--beams", type=int, default=beams, help=f"beam width = candidates per molecule (default {beams})")
+    p.add_argument("--beams", type=int, default=None,
+                   help=f"beam width = candidates per molecule (default {beams}; 4 in mode guided)")
+    p.set_defaults(default_beams=beams)
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.add_argument("--threads", type=int,
                    help="CPU threads for the model (default: torch's choice; 1 is faster on a busy machine)")
@@ -57,7 +59,7 @@ def make_namer(args, store: bool):
     from chemnamer.naming import Namer
 
     quiet_libraries()
-    if args.beams < 1:
+    if args.beams is not None and args.beams < 1:
         return None, "--beams must be at least 1"
     if args.threads:
         import torch
@@ -70,13 +72,14 @@ def make_namer(args, store: bool):
             models.resolve(args.model)  # typos fail here, before any naming
     except models.ModelError as exc:
         return None, str(exc)
-    if args.mode is None:
-        from chemnamer.naming import default_mode
+    from chemnamer.naming import GUIDED_BEAMS, default_mode
 
+    if args.mode is None:
         args.mode = default_mode(args.model)
     guided = args.mode == "guided"  # --model then names the guided model
     return Namer(model_id=None if guided else args.model, guided_model_id=args.model if guided else None,
-                 device=args.device, beams=args.beams, mode=args.mode, store=store), None
+                 device=args.device, beams=args.beams or args.default_beams, mode=args.mode, store=store,
+                 guided_beams=args.beams or GUIDED_BEAMS), None
 
 
 def model_error(namer, args) -> str | None:
