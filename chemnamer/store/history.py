@@ -23,7 +23,8 @@ from sqlalchemy import Select, Text, and_, delete, exists, func, insert, or_, se
 from chemnamer.store.db import session
 from chemnamer.store.schema import Naming, utcnow
 
-SORTABLE = frozenset({"created_at", "id", "input", "name", "smiles", "inchikey", "model_id", "score", "verified"})
+SORTABLE = frozenset({"created_at", "id", "input", "name", "smiles", "inchikey", "model_id", "score", "verified",
+                      "user_verdict"})
 _COLUMNS = Naming.column_names() - {"id"}
 _DELETE_CHUNK = 500  # stay far below SQLite's limit on bound parameters
 
