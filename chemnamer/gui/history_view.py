@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDateEdi
 from chemnamer.gui import tasks
 from chemnamer.gui.concurrent import Task
 from chemnamer.gui.widgets import GREY, verified_color, verified_text
+from chemnamer.gui import verdicts
 
 PAGE = 200
 
@@ -22,7 +23,8 @@ class HistoryModel(QAbstractTableModel):
     The view only asks for the pages it scrolls to, so 100k namings cost what one page costs."""
 
     COLUMNS = [("created_at", "When"), ("input", "Input"), ("name", "Name"), ("verified", "✓"),
-               ("score", "Score"), ("smiles", "SMILES"), ("inchikey", "InChIKey"), ("model_id", "Model")]
+               ("score", "Score"), ("smiles", "SMILES"), ("inchikey", "InChIKey"), ("model_id", "Model"),
+               ("user_verdict", verdicts.VERDICT_HEADER)]
 
     reloaded = Signal()
     error = Signal(str)
@@ -127,6 +129,8 @@ class HistoryModel(QAbstractTableModel):
                 return QColor(verified_color(rec.get("verified")))
             if key == "name" and not rec.get("name"):
                 return QColor(GREY)
+            if key == "user_verdict" and rec.get("user_verdict"):
+                return QColor(verdicts.verdict_color(rec["user_verdict"]))
             return None
         texts = rec.get("_texts")
         if texts is None:  # formatted once per row, not once per paint
@@ -145,12 +149,22 @@ class HistoryModel(QAbstractTableModel):
                 out.append(f"{value:.3f}" if value is not None else "")
             elif key == "name" and not value:
                 out.append(rec.get("error") or "(no name)")
+            elif key == "user_verdict":
+                out.append(verdicts.verdict_text(rec))
             else:
                 out.append("" if value is None else str(value))
         return tuple(out)
 
     def naming_id(self, row: int) -> int:
         return self.rows[row]["id"]
+
+    def update_rows(self, rows: list[dict]) -> None:
+        """Rows rewritten in the store (a verdict given or cleared): replaced where loaded, in place."""
+        fresh = {r["id"]: r for r in rows}
+        for i, rec in enumerate(self.rows):
+            if rec["id"] in fresh:
+                self.rows[i] = dict(fresh[rec["id"]])
+                self.dataChanged.emit(self.index(i, 0), self.index(i, len(self.COLUMNS) - 1))
 
 
 class HistoryView(QWidget):
@@ -218,7 +232,7 @@ class HistoryView(QWidget):
         self.table.doubleClicked.connect(lambda idx: self.reopen.emit(self.model.naming_id(idx.row())))
         hh = self.table.horizontalHeader()
         hh.setMinimumSectionSize(28)
-        for col, width in enumerate((142, 170, 300, 30, 58, 180, 120, 100)):
+        for col, width in enumerate((142, 170, 300, 30, 58, 180, 120, 100, 160)):
             self.table.setColumnWidth(col, width)
         hh.setSectionResizeMode(2, QHeaderView.Stretch)
         lay.addWidget(self.table, 1)
@@ -227,6 +241,7 @@ class HistoryView(QWidget):
         self.count_label = QLabel()
         self.count_label.setObjectName("muted")
         bottom.addWidget(self.count_label, 1)
+        self._build_verdicts(bottom)
         self.open_button = QPushButton("Open in naming view")
         self.open_button.clicked.connect(self._open_selected)
         self.export_button = QPushButton("Export CSV…")
@@ -298,6 +313,7 @@ class HistoryView(QWidget):
         self.open_button.setEnabled(sel)
         self.delete_button.setEnabled(sel)
         self.export_button.setEnabled(self.model.total > 0 and self._export_task is None)
+        self._update_verdict_buttons()
 
     # --- actions --------------------------------------------------------------------------------
     def _selected_ids(self) -> list[int]:
@@ -348,6 +364,123 @@ class HistoryView(QWidget):
 
     def current_filters_for_query(self) -> dict:
         return {k: v for k, v in self.current_filters().items() if v is not None}
+
+    # --- your verdict: mark correct, correct the name, export the corrections (issue 18) ---------------
+    def _build_verdicts(self, bar: QHBoxLayout) -> None:
+        self._verdict_task: Task | None = None
+        self._corrections_task: Task | None = None
+        self.correction_dialog: verdicts.CorrectionDialog | None = None
+        self.mark_button = QPushButton("Mark correct")
+        self.mark_button.setToolTip("The selected names are right: they export as training pairs")
+        self.mark_button.clicked.connect(lambda: self.mark_correct(self._selected_ids()))
+        self.correct_button = QPushButton("Correct name…")
+        self.correct_button.setToolTip("Type the right name for the selected structure (OPSIN checks it)")
+        self.correct_button.clicked.connect(self._correct_selected)
+        self.corrections_button = QPushButton("Export corrections…")
+        self.corrections_button.setToolTip("Names you marked correct or corrected, as a CSV the training wizard "
+                                           "reads (“Your file”: smiles → name)")
+        self.corrections_button.clicked.connect(self._export_corrections)
+        for b in (self.mark_button, self.correct_button, self.corrections_button):
+            bar.addWidget(b)
+        self.table.setContextMenuPolicy(Qt.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._verdict_menu)
+
+    def _update_verdict_buttons(self) -> None:
+        n = len(self.table.selectionModel().selectedRows())
+        idle = self._verdict_task is None
+        self.mark_button.setEnabled(n > 0 and idle)
+        self.correct_button.setEnabled(n == 1 and idle)
+        self.corrections_button.setEnabled(self._corrections_task is None)
+
+    def _verdict_menu(self, pos) -> None:
+        from PySide6.QtWidgets import QMenu
+
+        ids = self._selected_ids()
+        if not ids:
+            return
+        menu = QMenu(self)
+        menu.addAction("Mark correct", lambda: self.mark_correct(ids)).setEnabled(self._verdict_task is None)
+        menu.addAction("Correct name…", self._correct_selected).setEnabled(len(ids) == 1)
+        menu.addAction("Clear your verdict", lambda: self.clear_verdict(ids)).setEnabled(self._verdict_task is None)
+        menu.popup(self.table.viewport().mapToGlobal(pos))
+
+    def _start_verdict_task(self, fn, *args, name: str) -> Task:
+        task = Task(fn, *args, name=name)
+        self._verdict_task = task
+        task.failed.connect(lambda msg, tb: self.message.emit(f"Could not save your verdict: {msg}"))
+        task.finished.connect(self._verdict_finished)
+        self._update_buttons()
+        task.start()
+        return task
+
+    def _verdict_finished(self) -> None:
+        self._verdict_task = None
+        self._update_buttons()
+
+    def mark_correct(self, ids: list[int]) -> Task | None:
+        """The names of these namings are right (names OPSIN did not verify are checked again)."""
+        if not ids or self._verdict_task is not None:
+            return None
+        task = self._start_verdict_task(verdicts.mark_correct_rows, list(ids), name="mark-correct")
+        task.done.connect(self._marked)
+        return task
+
+    def _marked(self, res: dict) -> None:
+        self.model.update_rows(res["rows"])
+        parts = [f"Marked {len(res['rows'])} name(s) correct"] if res["rows"] else []
+        parts += [f"naming {i} not marked: {reason}" for i, reason in res["refused"]]
+        parts += [f"naming {i} {reason}" for i, reason in res["unchecked"][:1]]
+        self.message.emit("; ".join(parts))
+
+    def clear_verdict(self, ids: list[int]) -> Task | None:
+        if not ids or self._verdict_task is not None:
+            return None
+        task = self._start_verdict_task(verdicts.clear_rows, list(ids), name="clear-verdict")
+        task.done.connect(lambda rows: (self.model.update_rows(rows),
+                                        self.message.emit(f"Cleared your verdict on {len(rows)} naming(s)")))
+        return task
+
+    def _correct_selected(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if len(rows) == 1:
+            self.correct_dialog(self.model.rows[rows[0].row()])
+
+    def correct_dialog(self, row: dict) -> verdicts.CorrectionDialog:
+        """The Correct name… dialog for one history row (shown, not modal to the test driving it)."""
+        if self.correction_dialog is not None:
+            self.correction_dialog.close()
+        dlg = self.correction_dialog = verdicts.CorrectionDialog(row, self)
+        dlg.saved.connect(self._corrected)
+        dlg.open()
+        return dlg
+
+    def _corrected(self, row: dict, note: str) -> None:
+        self.model.update_rows([row])
+        verdict = "marked correct" if row.get("user_verdict") == "correct" else "corrected"
+        self.message.emit(f"Naming {row['id']} {verdict}: {row.get('user_name')}" + (f" ({note})" if note else ""))
+
+    def _export_corrections(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export your corrections", "chemnamer-corrections.csv",
+                                              "CSV (*.csv)")
+        if path:
+            self.export_corrections(path)
+
+    def export_corrections(self, path: str) -> Task:
+        """The namings with your verdict, as the training file the wizard reads (smiles, name, …)."""
+        task = Task(verdicts.export_corrections, path, name="export-corrections")
+        self._corrections_task = task
+        task.done.connect(lambda n: self.message.emit(
+            f"Exported {n} correction(s) to {path}: train on them with the wizard's “Your file” source" if n else
+            "No corrections yet: mark names correct or correct them first (the file has the header only)"))
+        task.failed.connect(lambda msg, tb: QMessageBox.warning(self, "Export corrections", msg))
+        task.finished.connect(self._corrections_finished)
+        self._update_buttons()
+        task.start()
+        return task
+
+    def _corrections_finished(self) -> None:
+        self._corrections_task = None
+        self._update_buttons()
 
 
 def _local_midnight_utc(d: QDate) -> datetime:

@@ -11,8 +11,11 @@ CC(=O)Oc1ccccc1C(=O)O).
 """
 from __future__ import annotations
 
+import csv
+import os
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Select, Text, and_, delete, exists, func, insert, or_, select, type_coerce, update
@@ -20,7 +23,8 @@ from sqlalchemy import Select, Text, and_, delete, exists, func, insert, or_, se
 from chemnamer.store.db import session
 from chemnamer.store.schema import Naming, utcnow
 
-SORTABLE = frozenset({"created_at", "id", "input", "name", "smiles", "inchikey", "model_id", "score", "verified"})
+SORTABLE = frozenset({"created_at", "id", "input", "name", "smiles", "inchikey", "model_id", "score", "verified",
+                      "user_verdict"})
 _COLUMNS = Naming.column_names() - {"id"}
 _DELETE_CHUNK = 500  # stay far below SQLite's limit on bound parameters
 
@@ -56,6 +60,8 @@ def save_naming(record: Mapping[str, Any], replace_id: int | None = None) -> int
     values = _values(record)
     with session() as s:
         if replace_id is not None:
+            if not _VERDICT_COLUMNS & record.keys():  # a re-naming keeps the chemist's verdict
+                values.update(_verdict_after_rewrite(s, replace_id, values))
             done = s.execute(update(Naming).where(Naming.id == replace_id).values(**values))
             if done.rowcount:  # type: ignore[attr-defined]
                 return replace_id
@@ -92,7 +98,7 @@ def _filter(
         pattern = f"%{_escape_like(search.strip())}%"
         # SQLite's LIKE ignores ASCII case already; ilike's lower() on every row would only cost time.
         columns = (Naming.name, Naming.smiles, Naming.inchikey, Naming.input, Naming.reference_pubchem,
-                   Naming.reference_rule_based)
+                   Naming.reference_rule_based, Naming.user_name)
         stmt = stmt.where(or_(*(c.like(pattern, escape="\\") for c in columns), _alias_hit(pattern)))
     if verified is not None:
         stmt = stmt.where(Naming.verified.is_(verified))
@@ -167,3 +173,131 @@ def delete_namings(ids: Iterable[int]) -> int:
             result = s.execute(delete(Naming).where(Naming.id.in_(ids[i : i + _DELETE_CHUNK])))
             deleted += result.rowcount  # type: ignore[attr-defined]
     return deleted
+
+
+# --- the chemist's verdict (issue 18): mark a name correct or type the right one ------------------------
+# A row with a verdict is a training pair: its structure and the name the chemist vouches for.
+# `export_corrections` writes them as the CSV the training wizard's "Your file" source reads.
+
+CORRECT, CORRECTED = "correct", "corrected"
+VERDICTS = (CORRECT, CORRECTED)
+CORRECTIONS_COLUMNS = ("smiles", "name", "inchikey", "input", "verdict")
+_VERDICT_COLUMNS = frozenset({"user_verdict", "user_name", "user_verdict_at"})
+
+
+class UnknownNaming(LookupError):
+    """No naming with this id (never stored, or deleted)."""
+
+    def __init__(self, naming_id: int):
+        super().__init__(f"no naming with id {naming_id}")
+        self.naming_id = naming_id
+
+
+def _verdict_after_rewrite(s: Any, naming_id: int, values: dict[str, Any]) -> dict[str, Any]:
+    """save_naming(replace_id=...) rewrites a row: the chemist's verdict stays while the structure is
+    the same (it vouches for a name of that structure, whatever the new naming chose), re-labelled
+    'correct' when the new chosen name is the one vouched for and 'corrected' when not."""
+    old = s.execute(select(Naming.smiles, Naming.user_verdict, Naming.user_name, Naming.user_verdict_at)
+                    .where(Naming.id == naming_id)).first()
+    if old is None or old.user_verdict is None or old.smiles != values.get("smiles"):
+        return dict.fromkeys(_VERDICT_COLUMNS)
+    verdict = CORRECT if old.user_name == values.get("name") else CORRECTED
+    return {"user_verdict": verdict, "user_name": old.user_name, "user_verdict_at": old.user_verdict_at}
+
+
+def _set_verdict(naming_id: int, verdict: str | None, name: str | None, smiles: str | None) -> None:
+    with session() as s:
+        row = s.get(Naming, naming_id)
+        if row is None:
+            raise UnknownNaming(naming_id)
+        if verdict is not None and row.smiles != smiles:  # re-named with another input while we checked
+            raise RuntimeError(f"naming {naming_id} changed meanwhile; try again")
+        row.user_verdict, row.user_name = verdict, name
+        row.user_verdict_at = utcnow() if verdict is not None else None
+
+
+def _naming_or_raise(naming_id: int) -> dict[str, Any]:
+    row = get_naming(naming_id)
+    if row is None:
+        raise UnknownNaming(naming_id)
+    return row
+
+
+def mark_correct(naming_id: int):
+    """The chosen name of this naming is right. A name OPSIN did not verify when it was named is
+    checked again and refused (CorrectionRefused, the reason in words) when OPSIN reads it as another
+    structure; UnknownNaming for an id that is not there. Returns the CorrectionCheck."""
+    from chemnamer.corrections import CorrectionCheck, CorrectionRefused, check_correction
+
+    row = _naming_or_raise(naming_id)
+    if not row["name"]:
+        raise CorrectionRefused(CorrectionCheck(False, False, "unavailable",
+                                                f"naming {naming_id} has no name to mark correct"
+                                                + (f" ({row['error']})" if row["error"] else "")))
+    if row["verified"] is True and row["smiles"]:
+        check = CorrectionCheck(True, True, "verified", "OPSIN verified the name when it was named")
+    else:
+        check = check_correction(row["name"], row["smiles"])
+        if not check.accepted:
+            raise CorrectionRefused(check)
+    _set_verdict(naming_id, CORRECT, row["name"], row["smiles"])
+    return check
+
+
+def set_correction(naming_id: int, name: str):
+    """The right name for this naming's structure is `name`: checked by OPSIN against the structure
+    first (chemnamer.corrections.check_correction); CorrectionRefused when it reads as another structure
+    or not at all. The chosen name itself typed again is the same as mark_correct. Returns the check."""
+    from chemnamer.corrections import CorrectionRefused, check_correction
+
+    row = _naming_or_raise(naming_id)
+    name = " ".join((name or "").split())
+    check = check_correction(name, row["smiles"])
+    if not check.accepted:
+        raise CorrectionRefused(check)
+    _set_verdict(naming_id, CORRECT if name == row["name"] else CORRECTED, name, row["smiles"])
+    return check
+
+
+def clear_verdict(naming_id: int) -> bool:
+    """Forget the chemist's verdict on this naming; returns whether it had one."""
+    had = _naming_or_raise(naming_id)["user_verdict"] is not None
+    _set_verdict(naming_id, None, None, None)
+    return had
+
+
+def corrections(limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+    """Namings with a verdict, in the order they were given (oldest first)."""
+    stmt = (select(Naming).where(Naming.user_verdict.is_not(None))
+            .order_by(Naming.user_verdict_at.asc(), Naming.id.asc()).limit(limit).offset(offset))
+    with session(readonly=True) as s:
+        return [row.as_dict() for row in s.scalars(stmt)]
+
+
+def count_corrections() -> int:
+    with session(readonly=True) as s:
+        return int(s.scalar(select(func.count()).select_from(Naming).where(Naming.user_verdict.is_not(None))) or 0)
+
+
+def export_corrections(path: str | os.PathLike[str], page: int = 2000) -> int:
+    """Write the namings with a verdict as CSV (CORRECTIONS_COLUMNS: `name` is the name the chemist
+    vouches for), UTF-8, written whole or not at all; returns how many rows. The training wizard's
+    "Your file" source reads it with its default columns (smiles → name)."""
+    target = Path(path)
+    tmp = target.with_name(target.name + ".part")
+    n = 0
+    try:
+        with tmp.open("w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh, lineterminator="\n")
+            w.writerow(CORRECTIONS_COLUMNS)
+            while True:
+                rows = corrections(limit=page, offset=n)
+                w.writerows([r["smiles"], r["user_name"], r["inchikey"] or "", r["input"] or "", r["user_verdict"]]
+                            for r in rows)
+                n += len(rows)
+                if len(rows) < page:
+                    break
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return n

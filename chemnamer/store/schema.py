@@ -68,6 +68,11 @@ class Naming(Base):
     error: Mapped[str | None] = mapped_column(Text)
     ms_json: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     device: Mapped[str | None] = mapped_column(String(32))
+    # The chemist's verdict (migration 0002): 'correct' (the name is right) | 'corrected' (user_name is),
+    # with the name it vouches for and when; rows with a verdict export as training pairs.
+    user_verdict: Mapped[str | None] = mapped_column(String(16), index=True)
+    user_name: Mapped[str | None] = mapped_column(Text)
+    user_verdict_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Run(Base):
