@@ -25,14 +25,14 @@ MAX_HEAVY_ATOMS = 150
 
 
 def _rdkit_logs_back_to_cpp() -> None:
-    """At exit, hand RDKit's log streams back to C++ before Python tears itself down.
+    """At exit, hand RDKit's log streams back to C++ while Python is still alive.
 
-    `import rdkit` routes RDKit's logs through Python stream objects (rdBase.LogToPythonStderr). At
-    interpreter teardown those are freed while RDKit's C++ loggers still point at them, and the
-    loggers' static destructors flush them afterwards: a use-after-free that crashed the whole test
-    suite at exit (SIGSEGV in std::ostream::flush, after every test had passed; the hs_err file
-    showed the freed stream's memory reused by the in-process JVM). atexit handlers run before that
-    teardown, so the loggers are given C++'s own streams while the Python ones are still alive."""
+    `import rdkit` routes RDKit's logs through Python stream objects (rdBase.LogToPythonStderr); RDKit's
+    C++ loggers flush their streams in exit-time destructors, after Python has finalized. Seen: 3 of
+    about 60 runs of a script that starts OPSIN's JVM and verifies names from threads crashed at exit
+    in std::ostream::flush called from rdBase.so's exit handler (JVM hs_err files), on memory the JVM
+    had reused. A precaution: at that rate, runs with this hook (0 of 30) do not prove it cures it.
+    (The test suite's own exit crash was another one: clipboard data, see gui/widgets.py.)"""
     try:
         rdBase.LogToCppStreams()
     except Exception:  # noqa: BLE001 - an exit hook must not raise

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -140,7 +141,7 @@ def test_checkpoints_by_time(home, tmp_path):
 
     class Clock(Callback):
         def __init__(self):
-            self.step_end, self.saved, self.start = {}, [], None
+            self.step_end, self.saved, self.saved_at, self.start = {}, [], {}, None
 
         def on_start(self, state, info):
             self.start = time.monotonic()  # just before the loop starts its checkpoint clock
@@ -150,6 +151,7 @@ def test_checkpoints_by_time(home, tmp_path):
 
         def on_checkpoint(self, state, path, kind):
             self.saved.append((state.step, kind))
+            self.saved_at[state.step] = time.monotonic()  # after the loop decided (and saved)
 
     clock = Clock()
     t0 = time.monotonic()
@@ -158,16 +160,18 @@ def test_checkpoints_by_time(home, tmp_path):
     by_time = [s for s, k in clock.saved if k == "step"]
     assert by_time, clock.saved
     t = clock.step_end
-    # The decision follows on_step by microseconds, but a loaded 2-core machine can deschedule the
-    # process between the two for a tenth of a second (seen: 0.74 s for a 0.6 s interval): slack.
-    eps = 0.3
-    previous = None
+    gaps, previous = [], None
     for s in by_time:
         start = t[previous] if previous else clock.start
-        assert t[s] - start >= interval - eps, (s, previous, t[s] - start)  # not before it is due
-        if previous is None or s - 1 > previous:
-            assert t[s - 1] - start < interval + eps, (s, previous)  # not a step later than due
+        # Never before it is due. Exact, whatever the load: the loop's clock started after `start`
+        # and decided before `saved_at`, so a due decision means saved_at - start >= interval.
+        assert clock.saved_at[s] - start >= interval, (s, previous, clock.saved_at[s] - start)
+        gaps.append(t[s] - start)
         previous = s
+    # and not long after: steps take milliseconds, so a checkpoint late by more than the interval
+    # itself is a bug, not the scheduler (a single gap can be stretched by a loaded machine, seen
+    # 1.0 s for 0.6 s with the 2 cores at load 6, so the median is bounded, not each gap)
+    assert statistics.median(gaps) < 2 * interval, gaps
     print(f"\n[train process] {len(by_time)} time checkpoints in {res.state.step} steps, "
           f"{time.monotonic() - t0:.1f} s")
 

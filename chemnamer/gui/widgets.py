@@ -123,8 +123,34 @@ class MoleculeView(QFrame):
         data.setImageData(img)
         if self._svg:
             data.setData("image/svg+xml", QByteArray(self._svg.encode("utf-8")))
-        QGuiApplication.clipboard().setMimeData(data)
+        set_clipboard_data(data)
         return True
+
+
+_clipboard_data: QMimeData | None = None  # the last data we put on the clipboard
+
+
+def set_clipboard_data(data: QMimeData) -> None:
+    """Put Python-made QMimeData on the clipboard, and take it off again before Python exits.
+
+    The clipboard (a Qt global) owns the data; left there, Qt deletes it in its exit-time destructors,
+    after Python has finalized, and PySide's wrapper of the QMimeData then touches the dead interpreter:
+    a segfault at every normal exit after a copy (seen as exit 139 of the test suite after every test
+    had passed; reproduced by four lines: QMimeData, setMimeData, exit). An atexit hook runs while
+    Python is still alive."""
+    global _clipboard_data
+    if _clipboard_data is None:
+        import atexit
+
+        atexit.register(_release_clipboard)
+    QGuiApplication.clipboard().setMimeData(data)
+    _clipboard_data = data
+
+
+def _release_clipboard() -> None:
+    """Clear the clipboard if it still holds our data (not what another program copied since)."""
+    if QGuiApplication.instance() is not None and QGuiApplication.clipboard().mimeData() is _clipboard_data:
+        QGuiApplication.clipboard().clear()
 
 
 class Spinner(QWidget):
