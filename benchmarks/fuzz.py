@@ -222,7 +222,8 @@ def make_tiny_model(directory: Path, behaviour: str = "random") -> Path:
     directory = Path(directory)
     if (directory / "config.json").is_file() and (directory / "model.safetensors").is_file():
         return directory
-    from chemnamer.finetune.modelprep import base_tokenizer, tiny_model
+    from chemnamer.model.loading import base_tokenizer
+    from chemnamer.model.tiny import tiny_model
 
     tok = base_tokenizer()
     with torch.random.fork_rng():

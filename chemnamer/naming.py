@@ -166,8 +166,8 @@ class Namer:
     # --- model -----------------------------------------------------------------------------------
     def load(self):
         """Load the model now; on failure remember why and fall back to reference-only naming."""
-        from chemnamer import models
-        from chemnamer.generate import Generator
+        from chemnamer.model import loading as models
+        from chemnamer.model.generate import Generator
 
         with self._lock:
             if self._generator is not None or self.model_error is not None:
@@ -186,8 +186,8 @@ class Namer:
     def load_guided(self):
         """Load the guided model now; on failure remember why (guided naming then falls back to the
         verified rule-based name)."""
-        from chemnamer import models
-        from chemnamer.generate import Generator
+        from chemnamer.model import loading as models
+        from chemnamer.model.generate import Generator
 
         with self._lock:
             if self._guided_generator is None and self.guided_error is None:

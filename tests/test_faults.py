@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from chemnamer import models
+from chemnamer.model import loading
 from chemnamer.naming import Namer
 from chemnamer.opsin import JAVA_MISSING, Opsin, get_opsin
 
@@ -209,8 +209,8 @@ DAMAGES = ["truncated weights", "empty weights", "garbage weights", "no weights"
 @pytest.mark.parametrize("how", DAMAGES)
 def test_damaged_model_is_model_error_and_namer_falls_back(stop_model, tmp_path, how):
     bad = _damage(stop_model, tmp_path / "model", how)
-    with pytest.raises(models.ModelError) as err:
-        models.load(str(bad), device="cpu")
+    with pytest.raises(loading.ModelError) as err:
+        loading.load(str(bad), device="cpu")
     message = str(err.value)
     assert str(bad) in message and len(message) < 1000 and "\n" not in message.strip(), message
     r = Namer(str(bad), beams=1, rule_based=False, store=False).name(ASPIRIN, mode="best")
@@ -355,7 +355,7 @@ def test_disk_full_during_checkpoint(home, tmp_path, monkeypatch, capsys):
         assert json.loads((last / trainer.STATE_FILE).read_text())["step"] == 2
         assert sorted(p.name for p in out.iterdir()) == ["balloon", "checkpoint-0000002"], \
             "a failed checkpoint left a partial folder behind"
-        loaded = models.load(str(last), device="cpu")
+        loaded = loading.load(str(last), device="cpu")
         assert loaded.vocab is not None and loaded.model is not None
         # Room again: resume from the intact checkpoint and finish, under the same run.
         balloons[0].unlink()

@@ -21,8 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from chemnamer import chem, models
-from chemnamer.generate import MAX_NEW_TOKENS, Generator, token_budget
+from chemnamer import chem
+from chemnamer.model import loading
+from chemnamer.model.generate import MAX_NEW_TOKENS, Generator, token_budget
 from chemnamer.naming import Namer
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -161,7 +162,7 @@ def test_kill_9_during_training(home, tmp_path):
     dispose_all()
     last = latest_checkpoint(out)
     saved = json.loads((last / STATE_FILE).read_text())
-    loaded = models.load(str(last), device="cpu")  # complete and loadable, wherever the kill landed
+    loaded = loading.load(str(last), device="cpu")  # complete and loadable, wherever the kill landed
     assert loaded.vocab is not None
     # Complete: transformers fills a tensor missing from the file with fresh random values and only
     # warns, so every weight the model holds must come from the file, equal and finite.
@@ -268,7 +269,7 @@ BIG = "CC(C)(C)c1ccc(cc1)" * 8 + "C" * 40  # ~128 heavy atoms: its bound is MAX_
 @pytest.mark.parametrize("fast", [True, False], ids=["fast-decoder", "hf-generate"])
 @pytest.mark.parametrize("beams", [1, 3])
 def test_generation_is_bounded_for_a_model_that_never_stops(ramble_model, fast, beams):
-    loaded = models.load(str(ramble_model), device="cpu")
+    loaded = loading.load(str(ramble_model), device="cpu")
     gen = Generator.from_loaded(loaded)
     if not fast:
         gen.use_fast = False

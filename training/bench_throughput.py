@@ -71,7 +71,7 @@ def baseline(cfg, steps: int, batch: int) -> dict:
     from transformers import Trainer, TrainerCallback, TrainingArguments
 
     from chemnamer.finetune.modelprep import load_base
-    from chemnamer.finetune.surgery import keep_layers
+    from chemnamer.model.surgery import keep_layers
 
     train_pairs = build_splits(cfg.data)[0]
     model, tok, _, _ = load_base(cfg.model.base, cfg.train.seed)

@@ -112,15 +112,15 @@ def generalization_sets(args) -> dict:
 
 
 def cmd_sets(args) -> int:
-    from chemnamer import models
+    from chemnamer.model import loading
     from chemnamer.finetune.config import ConfigError
     from chemnamer.finetune.generalization import ensure_drafts, score_set
-    from chemnamer.generate import Generator
+    from chemnamer.model.generate import Generator
 
     try:
         sets = generalization_sets(args)
-        loaded = models.load(args.model, device=args.device)
-    except (ConfigError, OSError, ValueError, models.ModelError) as exc:
+        loaded = loading.load(args.model, device=args.device)
+    except (ConfigError, OSError, ValueError, loading.ModelError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     gen = Generator.from_loaded(loaded)
@@ -154,10 +154,10 @@ def cmd_eval(args) -> int:
     if not (args.data or args.recipe):
         print("error: give --data FILE, --recipe FILE.toml or --sets", file=sys.stderr)
         return 2
-    from chemnamer import models
+    from chemnamer.model import loading
     from chemnamer.finetune.config import ConfigError
     from chemnamer.finetune.evaluate import evaluate_pairs
-    from chemnamer.generate import Generator
+    from chemnamer.model.generate import Generator
 
     if args.beams < 1 or args.limit < 0 or args.batch_size < 1:
         print("error: --beams and --batch-size must be >= 1, --limit >= 0", file=sys.stderr)
@@ -173,8 +173,8 @@ def cmd_eval(args) -> int:
         print(f"error: no usable pairs in {origin}", file=sys.stderr)
         return 1
     try:
-        loaded = models.load(args.model, device=args.device)
-    except models.ModelError as exc:
+        loaded = loading.load(args.model, device=args.device)
+    except loading.ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     gen = Generator.from_loaded(loaded)

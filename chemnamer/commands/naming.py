@@ -52,7 +52,7 @@ def make_namer(args, store: bool):
     An explicitly named model that cannot be resolved is an error; the default model missing is
     only a note (naming goes on with reference names) so a fresh install still does something.
     """
-    from chemnamer import models
+    from chemnamer.model import loading as models
     from chemnamer.naming import Namer
 
     quiet_libraries()

@@ -29,9 +29,9 @@ from chemnamer.finetune.callbacks import Callback, CallbackList, CancelToken, Tr
 from chemnamer.finetune.config import RunConfig
 from chemnamer.finetune.evaluate import evaluate_pairs
 from chemnamer.finetune.modelprep import prepare, trainable_parameters
-from chemnamer.finetune.vocab import VocabMap
-from chemnamer.generate import Generator
-from chemnamer.models import CHEMNAMER_META
+from chemnamer.model.vocab import VocabMap
+from chemnamer.model.generate import Generator
+from chemnamer.model.loading import CHEMNAMER_META
 
 STATE_FILE = "trainer_state.json"
 IGNORE = -100
@@ -139,7 +139,7 @@ def unwrap(model):
 
 
 def save_model(model, tokenizer, vocab, cfg: RunConfig, base_id: str, out: Path, dtype=None) -> Path:
-    """A self-contained model folder that chemnamer.models.load() can open."""
+    """A self-contained model folder that chemnamer.model.loading.load() can open."""
     tmp = out.with_name(out.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)

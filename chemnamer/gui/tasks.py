@@ -128,7 +128,7 @@ def load_namer(state, model_id: str | None, device: str | None, beams: int = 8, 
     A guided model (its prompt takes the rule-based draft) cannot name without one, so it takes the
     Namer's guided slot and the Namer's own mode becomes "guided"; modes model and best keep
     `direct_model_id` (the model active before), loaded at their first naming."""
-    from chemnamer import models
+    from chemnamer.model import loading
     from chemnamer.commands.naming import quiet_libraries
     from chemnamer.naming import Namer
 
@@ -138,7 +138,7 @@ def load_namer(state, model_id: str | None, device: str | None, beams: int = 8, 
     torch.set_num_threads(default_threads())
     state.progress(None, f"loading {model_id or 'default'}…")
     device = None if device == "auto" else device
-    if model_id is not None and models.is_guided(model_id):
+    if model_id is not None and loading.is_guided(model_id):
         namer = Namer(model_id=direct_model_id, guided_model_id=model_id, device=device, beams=beams, mode="guided")
         namer.load_guided()
         if namer.guided_error and required:
@@ -177,9 +177,9 @@ def warm_up(state) -> dict:
 
 
 def list_model_specs() -> list:
-    from chemnamer import models
+    from chemnamer.model import loading
 
-    return models.list_models()
+    return loading.list_models()
 
 
 # --- batch ----------------------------------------------------------------------------------------

@@ -671,7 +671,7 @@ class ModelPage(QWizardPage):
         lay.addStretch(1)
 
     def _fill_bases(self) -> None:
-        from chemnamer.models import BASE_ID
+        from chemnamer.model.loading import BASE_ID
 
         self.base.addItem(f"{BASE_ID} — SmolLM2-135M-Instruct (the paper's family)", BASE_ID)
         try:

@@ -109,10 +109,10 @@ def test_wizard_trains_and_registers_model(wizard, qtbot, gap_meter):
         wiz.accept()
     assert ready.args == [model_id]
 
-    from chemnamer import models
+    from chemnamer.model import loading
     from chemnamer.store import runs
 
-    assert models.resolve(model_id).kind == "finetuned"
+    assert loading.resolve(model_id).kind == "finetuned"
     run = runs.get_run(result["run_id"])
     assert run["status"] == "completed" and run["model_id"] == model_id
     assert_responsive(gap_meter)
