@@ -6,7 +6,7 @@ expected error with a message, never as an uncaught exception.
     python benchmarks/fuzz.py --examples 500 --only parser recipe
 
 Targets (the share of --examples each gets is in WEIGHTS):
-  parser   chem.parse_input / parse_smiles / looks_like_smiles / inchikey_of_smiles on random text,
+  parser   inputs.parse_input / chem.parse_smiles / looks_like_smiles / inchikey_of_smiles on random text,
            SMILES-token soup, mutated drug SMILES and IUPAC names (names go through OPSIN);
   opsin    Opsin.name_to_structure / verify on random and mutated names and InChIKeys;
   namer    Namer.name / name_many end to end (tiny random model: beam search, OPSIN verification,
@@ -152,9 +152,9 @@ def _message(text, what: str) -> None:
 # --- parser ----------------------------------------------------------------------------------------
 
 def check_parse(text: str) -> None:
-    from chemnamer import chem
+    from chemnamer import chem, inputs
 
-    for fn in (chem.parse_smiles, chem.parse_input):
+    for fn in (chem.parse_smiles, inputs.parse_input):
         r = fn(text)
         if isinstance(r, chem.ChemError):
             _message(r.message, fn.__name__)

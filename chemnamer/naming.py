@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 
-from chemnamer import chem
+from chemnamer import chem, inputs
 from chemnamer.data.case import is_old_style, restore_case
 from chemnamer.refnames import clean_name, is_component_list
 
@@ -230,7 +230,7 @@ class Namer:
             results, molecules = [], []
             for text in texts:
                 t0 = time.perf_counter()
-                parsed = chem.parse_input(text if isinstance(text, str) else "")
+                parsed = inputs.parse_input(text if isinstance(text, str) else "")
                 r = NamingResult(input=text if isinstance(text, str) else repr(text), mode=mode)
                 r.ms["parse"] = _ms(t0)
                 if isinstance(parsed, chem.ChemError):

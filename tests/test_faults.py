@@ -134,7 +134,7 @@ def test_broken_opsin_jar_names_with_null_verification(stop_model, tmp_path):
 import json
 import chemnamer.opsin as o
 o.find_jar = lambda: {str(jar)!r}
-from chemnamer.chem import parse_input
+from chemnamer.inputs import parse_input
 from chemnamer.naming import Namer
 n = Namer({str(stop_model)!r}, beams=1, rule_based=False)
 r = n.name({ASPIRIN!r}, mode="best")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from chemnamer import chem
+from chemnamer import chem, inputs
 from chemnamer.model import loading
 from chemnamer.model.generate import MAX_NEW_TOKENS, Generator, token_budget
 from chemnamer.naming import Namer
@@ -200,13 +200,13 @@ def test_kill_9_during_training(home, tmp_path):
 
 def test_input_size_limits():
     limit = chem.MAX_INPUT_CHARS
-    assert chem.parse_input("x" * (limit + 1)).message == f"input too long: {limit + 1} characters (limit {limit})"
-    assert "input too long" not in chem.parse_input("x" * limit).message  # the limit itself is allowed
-    assert chem.parse_input(" " * 5000 + "CCO" + "\n" * 5000).smiles == "CCO"  # surrounding blanks do not count
+    assert inputs.parse_input("x" * (limit + 1)).message == f"input too long: {limit + 1} characters (limit {limit})"
+    assert "input too long" not in inputs.parse_input("x" * limit).message  # the limit itself is allowed
+    assert inputs.parse_input(" " * 5000 + "CCO" + "\n" * 5000).smiles == "CCO"  # surrounding blanks do not count
     n = chem.MAX_HEAVY_ATOMS
-    assert chem.parse_input("C" * n).heavy_atoms == n
-    assert chem.parse_input("C" * (n + 1)).message == f"too large: {n + 1} heavy atoms (limit {n})"
-    assert chem.parse_input("C" * (n + 1) + ".O").message.startswith("too large")  # fragments count too
+    assert inputs.parse_input("C" * n).heavy_atoms == n
+    assert inputs.parse_input("C" * (n + 1)).message == f"too large: {n + 1} heavy atoms (limit {n})"
+    assert inputs.parse_input("C" * (n + 1) + ".O").message.startswith("too large")  # fragments count too
 
 
 def test_name_length_limit():
@@ -218,7 +218,7 @@ def test_name_length_limit():
     long_name = "methyl" * (MAX_NAME_CHARS // 6 + 1)
     assert o.name_to_structure(long_name).error == f"name too long: {len(long_name)} characters"
     assert o.verify(long_name, "LFQSCWFLJHTTHZ-UHFFFAOYSA-N").verified is False
-    r = chem.parse_input(long_name + " ethanol")
+    r = inputs.parse_input(long_name + " ethanol")
     assert "name too long" in r.message and len(r.message) < 300
 
 

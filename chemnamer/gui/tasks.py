@@ -129,7 +129,7 @@ def load_namer(state, model_id: str | None, device: str | None, beams: int = 8, 
     Namer's guided slot and the Namer's own mode becomes "guided"; modes model and best keep
     `direct_model_id` (the model active before), loaded at their first naming."""
     from chemnamer.model import loading
-    from chemnamer.commands.naming import quiet_libraries
+    from chemnamer.model.loading import quiet_libraries
     from chemnamer.naming import Namer
 
     quiet_libraries()

@@ -29,6 +29,17 @@ GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CHEMNAMER_META = "chemnamer.json"
 
 
+def quiet_libraries() -> None:
+    """Keep transformers' load progress bars and advisories off the terminal (stderr is for our notes)."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # transformers reads it at import
+    if "transformers" in sys.modules:  # imported already (in-process callers): tell it directly
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+
+
 class ModelError(Exception):
     """A model could not be found or loaded; the message is meant for the user."""
 
