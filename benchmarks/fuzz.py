@@ -14,7 +14,7 @@ Targets (the share of --examples each gets is in WEIGHTS):
   files    chemnamer.data.userfile.file_pairs + preview on generated CSV/TSV/TXT/SMI/SDF/JSONL/JSON
            files (plain and .gz), well-formed and corrupted at the byte level;
   batch    the `chemnamer batch` readers in chemnamer/batchio.py, when that module exists;
-  recipe   finetune.config.load_recipe on random TOML documents and random --set overrides; an
+  recipe   recipe.load_recipe on random TOML documents and random --set overrides; an
            accepted recipe must also be usable (right types, finite numbers, sane ranges).
 
 Expected errors: ChemError values, DataError / ConfigError (ValueError subclasses) with a message.
@@ -569,7 +569,7 @@ def check_resume(workdir: Path, columns: list[str], rows: list[list], cut: int, 
 # --- recipes ---------------------------------------------------------------------------------------
 
 def _recipe_schema():
-    from chemnamer.finetune.config import RunConfig
+    from chemnamer.recipe import RunConfig
 
     def walk(obj, prefix=""):
         out = {}
@@ -728,7 +728,7 @@ def _recipe_walk(obj, prefix=""):
 
 
 def check_recipe(workdir: Path, text: str | bytes | None, sets: list[str]) -> None:
-    from chemnamer.finetune.config import ConfigError, RunConfig, load_recipe
+    from chemnamer.recipe import ConfigError, RunConfig, load_recipe
 
     path = None
     if text is not None:

@@ -241,7 +241,7 @@ def test_extra_input_columns_become_named_template_inputs(tmp_path):
     sanitized name, through the splits (DataConfig.extra_columns) into a two-input prompt."""
     from chemnamer.data.build import build_splits
     from chemnamer.data.userfile import input_names
-    from chemnamer.finetune.config import ConfigError, DataConfig, load_recipe
+    from chemnamer.recipe import ConfigError, DataConfig, load_recipe
 
     assert input_names(["Rule", "rule", "Rule name", "2nd try", "source", "Ätzend"]) == {
         "Rule": "rule", "rule": "rule_2", "Rule name": "rule_name", "2nd try": "c2nd_try", "source": "source_2",

@@ -150,7 +150,7 @@ def test_token_budget_holds_every_validation_name():
     (EOS counted) of the default recipe, and stays under the hard cap."""
     from chemnamer.model import loading
     from chemnamer.data.build import build_splits
-    from chemnamer.finetune.config import load_recipe
+    from chemnamer.recipe import load_recipe
     from chemnamer.paths import REPO_ROOT
 
     _, valid, _, _ = build_splits(load_recipe(REPO_ROOT / "training" / "recipes" / "default.toml").data)

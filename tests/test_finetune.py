@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from chemnamer.finetune.callbacks import Callback, CancelToken
-from chemnamer.finetune.config import ConfigError, load_recipe
+from chemnamer.recipe import ConfigError, load_recipe
 from chemnamer.finetune.trainer import STATE_FILE, train
 
 REPO = Path(__file__).resolve().parent.parent
@@ -279,7 +279,7 @@ def test_vocab_trim_keeps_logits_and_expand_restores(tiny):
 
 
 def test_keep_layers(tiny):
-    from chemnamer.finetune.config import ModelConfig
+    from chemnamer.recipe import ModelConfig
     from chemnamer.finetune.modelprep import prepare
     from chemnamer.model.surgery import decoder_layers, keep_layers
 
@@ -366,6 +366,17 @@ def test_set_override_errors():
         load_recipe(SMOKE, ["train.nope=1"])
     assert load_recipe(SMOKE, ["train.lr=0.5"]).train.lr == 0.5
 
+
+
+def test_stored_config_goes_through_the_recipe_parser():
+    from chemnamer.recipe import RunConfig, config_from_dict
+
+    stored = RunConfig().to_dict()
+    stored["train"]["lr"], stored["_info"], stored["data"]["gone_setting"] = 1e-4, {"run": 3}, 1
+    assert config_from_dict(stored).train.lr == 1e-4  # keys this version does not know are skipped
+    stored["train"]["batch_size"] = "many"  # ... but a value of the wrong type is an error, as in a recipe
+    with pytest.raises(ConfigError, match=r"stored config: train\.batch_size: expected int"):
+        config_from_dict(stored)
 
 # --- CLI: eval and runs ---------------------------------------------------------------------------
 def test_eval_and_runs_commands(home, tmp_path, capsys):

@@ -141,7 +141,7 @@ def test_kill_9_during_training(home, tmp_path):
     """kill -9 after the first checkpoint: the last checkpoint loads, the run becomes 'interrupted',
     the database is sound, and a resume continues from that checkpoint to completion."""
     from chemnamer.finetune.callbacks import Callback
-    from chemnamer.finetune.config import load_recipe
+    from chemnamer.recipe import load_recipe
     from chemnamer.finetune.trainer import STATE_FILE, latest_checkpoint, train
     from chemnamer.store import dispose_all, integrity_check, runs
 

@@ -16,7 +16,7 @@ import pytest
 
 from chemnamer.finetune import subprocess_run
 from chemnamer.finetune.callbacks import Callback, CancelToken
-from chemnamer.finetune.config import load_recipe
+from chemnamer.recipe import load_recipe
 from chemnamer.finetune.trainer import train
 
 REPO = Path(__file__).resolve().parent.parent

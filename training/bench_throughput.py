@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from chemnamer.data.build import build_splits  # noqa: E402
 from chemnamer.data.formatting import PAPER_INSTRUCTION, RESPONSE_MARKER, Template, format_pairs  # noqa: E402
 from chemnamer.finetune.callbacks import Callback, CancelToken  # noqa: E402
-from chemnamer.finetune.config import load_recipe  # noqa: E402
+from chemnamer.recipe import load_recipe  # noqa: E402
 
 RECIPE = ROOT / "training" / "recipes" / "default.toml"
 IGNORE = -100

@@ -51,7 +51,7 @@ def main(argv=None) -> int:
 
     from chemnamer.model import generate
     from chemnamer.data.build import build_splits
-    from chemnamer.finetune.config import load_recipe
+    from chemnamer.recipe import load_recipe
     from chemnamer.naming import Namer
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

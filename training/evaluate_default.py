@@ -36,7 +36,7 @@ def evaluate(model_id: str, limit: int, beams: int) -> dict:
     from chemnamer import metrics
     from chemnamer.model import loading
     from chemnamer.data.build import build_splits
-    from chemnamer.finetune.config import load_recipe
+    from chemnamer.recipe import load_recipe
     from chemnamer.finetune.evaluate import evaluate_pairs
     from chemnamer.model.generate import Generator
     from chemnamer.naming import Namer

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from chemnamer import paths  # noqa: E402
 from chemnamer.finetune.callbacks import Callback, CancelToken  # noqa: E402
-from chemnamer.finetune.config import ConfigError, RunConfig, load_recipe  # noqa: E402
+from chemnamer.recipe import ConfigError, RunConfig, load_recipe  # noqa: E402
 
 RUN_PREFIX = "grid:"
 EPOCH_X = "epoch"  # x = the epoch of each test evaluation (one long run)

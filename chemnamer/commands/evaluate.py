@@ -46,7 +46,7 @@ def load_pairs(args) -> tuple[list, str]:
     """(pairs, a description of where they came from). Raises ValueError-family errors for bad input."""
     if args.recipe:
         from chemnamer.data.build import build_splits
-        from chemnamer.finetune.config import load_recipe
+        from chemnamer.recipe import load_recipe
 
         cfg = load_recipe(args.recipe, args.overrides)
         train, valid, test, _ = build_splits(cfg.data)
@@ -100,7 +100,7 @@ def generalization_sets(args) -> dict:
             out[name] = evalsets.rewritten(split, name, seed=0)
         elif name == "oldstyle":
             from chemnamer.data.build import build_splits
-            from chemnamer.finetune.config import load_recipe
+            from chemnamer.recipe import load_recipe
 
             _, _, test, _ = build_splits(load_recipe(args.oldstyle_recipe, []).data)
             out[name] = evalsets.oldstyle(test)
@@ -113,7 +113,7 @@ def generalization_sets(args) -> dict:
 
 def cmd_sets(args) -> int:
     from chemnamer.model import loading
-    from chemnamer.finetune.config import ConfigError
+    from chemnamer.recipe import ConfigError
     from chemnamer.finetune.generalization import ensure_drafts, score_set
     from chemnamer.model.generate import Generator
 
@@ -155,7 +155,7 @@ def cmd_eval(args) -> int:
         print("error: give --data FILE, --recipe FILE.toml or --sets", file=sys.stderr)
         return 2
     from chemnamer.model import loading
-    from chemnamer.finetune.config import ConfigError
+    from chemnamer.recipe import ConfigError
     from chemnamer.finetune.evaluate import evaluate_pairs
     from chemnamer.model.generate import Generator
 

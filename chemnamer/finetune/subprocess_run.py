@@ -34,7 +34,6 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,29 +41,6 @@ WORKER_FLAG = "--chemnamer-train-worker"
 LAUNCH, EVENTS, LOG, CONTROL = "launch.json", "events.jsonl", "train.log", "control"
 STEP_EVENT_INTERVAL_S = 0.5  # 'step' events: ~3 KB/s at most in events.jsonl, smooth enough for a bar
 POLL_S = 0.2  # how often the app reads the files and the child reads `control`
-
-
-# --- config <-> plain dict -----------------------------------------------------------------------
-
-def config_from_dict(d: dict):
-    """A RunConfig from `RunConfig.to_dict()` output (e.g. a run's stored config); unknown keys
-    (like the '_info' the DB logger adds) are ignored."""
-    from chemnamer.finetune.config import RunConfig
-
-    def fill(obj, values):
-        for f in fields(obj):
-            if f.name not in values:
-                continue
-            current, value = getattr(obj, f.name), values[f.name]
-            if is_dataclass(current) and isinstance(value, dict):
-                fill(current, value)
-            else:
-                setattr(obj, f.name, value)
-        return obj
-
-    cfg = fill(RunConfig(), d or {})
-    cfg.validate()
-    return cfg
 
 
 def _state_dict(state) -> dict:
@@ -133,6 +109,7 @@ def _callback(relay: EventRelay):
 
 def _train(request: dict, relay: EventRelay, cancel) -> dict:
     from chemnamer.finetune.trainer import train
+    from chemnamer.recipe import config_from_dict
 
     cfg = config_from_dict(request["config"])
     result = train(cfg, [_callback(relay)], cancel=cancel, output_dir=request.get("output_dir"),

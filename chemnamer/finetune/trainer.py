@@ -26,7 +26,7 @@ from chemnamer.data.build import build_splits
 from chemnamer.data.formatting import Template, format_pairs
 from chemnamer.data.records import data_hash
 from chemnamer.finetune.callbacks import Callback, CallbackList, CancelToken, TrainState
-from chemnamer.finetune.config import RunConfig
+from chemnamer.recipe import RunConfig
 from chemnamer.finetune.evaluate import evaluate_pairs
 from chemnamer.finetune.modelprep import prepare, trainable_parameters
 from chemnamer.model.vocab import VocabMap

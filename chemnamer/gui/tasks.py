@@ -382,7 +382,7 @@ def data_counts(state, config: dict) -> dict:
 
     The splits are cached by the config's hash, so the training run that follows starts at once."""
     from chemnamer.data.build import build_splits
-    from chemnamer.finetune.subprocess_run import config_from_dict
+    from chemnamer.recipe import config_from_dict
 
     cfg = config_from_dict({"data": config}).data
     t0 = time.perf_counter()

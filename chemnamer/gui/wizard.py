@@ -33,7 +33,7 @@ EXAMPLE_PAIRS = [("CC(=O)Oc1ccccc1C(=O)O", "2-acetyloxybenzoic acid"),
 
 def default_config() -> dict:
     """RunConfig's defaults as a dict: every page starts from these values (none re-typed here)."""
-    from chemnamer.finetune.config import RunConfig
+    from chemnamer.recipe import RunConfig
 
     cfg = RunConfig().to_dict()
     cfg["name"] = "wizard"

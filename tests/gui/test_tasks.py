@@ -36,8 +36,7 @@ def test_history_record_round_trip():
 
 
 def test_config_round_trip_and_resume_request(tmp_path):
-    from chemnamer.finetune.config import RunConfig
-    from chemnamer.finetune.subprocess_run import config_from_dict
+    from chemnamer.recipe import RunConfig, config_from_dict
 
     d = RunConfig().to_dict()
     d["model"]["method"], d["train"]["lr"], d["_info"] = "lora", 1e-4, {"ignored": True}
