@@ -128,3 +128,14 @@ def test_store_returns_rows_and_never_imports_models():
 def test_chemistry_stays_below_opsin():
     # chem is RDKit only; whatever needs OPSIN to read an input lives above both.
     assert _offenders(import_graph(), ["chemnamer.chem"], ["chemnamer.opsin"]) == []
+
+
+def test_no_sql_in_the_gui():
+    """The GUI asks the store's functions for rows; queries (and the schema) stay in chemnamer.store."""
+    sql = []
+    for path in (PACKAGE / "gui").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            sql += [f"{path.name}: {n}" for n in names if n.split(".")[0] == "sqlalchemy"]
+    assert sql == [] and _offenders(import_graph(), ["chemnamer.gui"], ["chemnamer.store.db", "chemnamer.store.schema"]) == []

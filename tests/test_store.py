@@ -252,6 +252,18 @@ def test_two_processes_writing_at_once(fresh):
     assert store.integrity_check() == "ok"
 
 
+def test_the_gui_lists_come_from_store_functions():
+    from chemnamer.store.history import naming_model_ids
+    from chemnamer.store.runs import last_steps
+
+    store.save_namings([_record(1), _record(2), _record(3, model_id=None)])
+    assert naming_model_ids() == ["default", "run-1-final"]
+    a = store.create_run("a", {}, None, "smollm2-135m", "full", {}, None)
+    b = store.create_run("b", {}, None, "smollm2-135m", "full", {}, None)
+    store.log_steps(a, [{"step": 10, "elapsed_s": 1.5}, {"step": 20, "elapsed_s": 3.0}])
+    assert last_steps() == {a: (20, 3.0)} and b not in last_steps()
+
+
 def test_registry_upsert_list_and_unregister():
     from chemnamer.model.loading import list_models, registered_spec
 

@@ -270,13 +270,9 @@ class HistoryView(QWidget):
             self.refresh()
 
     def _refresh_models(self) -> None:
-        from sqlalchemy import select
+        from chemnamer.store.history import naming_model_ids
 
-        from chemnamer.store.db import session
-        from chemnamer.store.schema import Naming
-
-        with session(readonly=True) as s:
-            ids = sorted(x for x in s.scalars(select(Naming.model_id).distinct()) if x)
+        ids = naming_model_ids()
         current = self.model_filter.currentData()
         self.model_filter.blockSignals(True)
         self.model_filter.clear()

@@ -417,23 +417,10 @@ def runs_overview(state=None) -> list[dict]:
         r = dict(r)
         r["last_step"] = None
         out.append(r)
-    _add_last_steps(out)
-    return out
-
-
-def _add_last_steps(rows: list[dict]) -> None:
-    if not rows:
-        return
-    from sqlalchemy import func, select
-
-    from chemnamer.store.db import session
-    from chemnamer.store.schema import StepLog
-
-    with session(readonly=True) as s:
-        stmt = select(StepLog.run_id, func.max(StepLog.step), func.max(StepLog.elapsed_s)).group_by(StepLog.run_id)
-        last = {rid: (step, el) for rid, step, el in s.execute(stmt)}
-    for r in rows:
+    last = runs.last_steps() if out else {}
+    for r in out:
         r["last_step"], r["elapsed_s"] = last.get(r["id"], (None, None))
+    return out
 
 
 def run_curves(state, run_ids: list[int]) -> dict:
