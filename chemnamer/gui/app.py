@@ -134,6 +134,7 @@ def main(model: str | None = None, device: str = "auto", screenshot: str | None 
 # --- screenshots -----------------------------------------------------------------------------------
 
 def wait_until(predicate, timeout_s: float) -> bool:
+    """Process events until `predicate()` (scripted use: screenshots); False when time ran out."""
     from PySide6.QtWidgets import QApplication
 
     deadline = time.monotonic() + timeout_s

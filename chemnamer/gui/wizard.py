@@ -6,7 +6,6 @@ the wizard runs is exactly what `chemnamer train --recipe` would run with the sa
 from __future__ import annotations
 
 import copy
-import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -1006,15 +1005,3 @@ class TrainingWizard(QWizard):
                 return
         super().reject()
 
-
-def wait_until(predicate, timeout_s: float) -> bool:
-    """Process events until `predicate()` (tests, scripted use)."""
-    from PySide6.QtWidgets import QApplication
-
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        QApplication.processEvents()
-        time.sleep(0.01)
-    return True
