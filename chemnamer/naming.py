@@ -16,7 +16,7 @@ import math
 import re
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 from chemnamer import chem, inputs
 from chemnamer.data.case import is_old_style, restore_case
@@ -134,6 +134,23 @@ class NamingResult:
             "reference_pubchem": self.reference.pubchem, "reference_rule_based": self.reference.rule_based,
             "reference_json": asdict(self.reference), "error": self.error, "ms_json": self.ms, "device": self.device,
         }
+
+    @classmethod
+    def from_record(cls, rec: dict) -> NamingResult:
+        """The inverse of `to_record`: a result rebuilt from a history row (with its id)."""
+        ref_fields = {f.name for f in fields(References)}
+        ref = References(**{k: v for k, v in (rec.get("reference_json") or {}).items() if k in ref_fields})
+        ref.pubchem = ref.pubchem or rec.get("reference_pubchem")
+        ref.rule_based = ref.rule_based or rec.get("reference_rule_based")
+        cand_fields = {f.name for f in fields(CandidateResult)}
+        cands = [CandidateResult(**{k: v for k, v in c.items() if k in cand_fields})
+                 for c in rec.get("candidates") or [] if isinstance(c, dict) and "name" in c]
+        return cls(
+            input=rec.get("input") or "", source=rec.get("source") or "smiles", smiles=rec.get("smiles"),
+            inchikey=rec.get("inchikey"), name=rec.get("name"), verified=rec.get("verified"),
+            score=rec.get("score"), chosen_from=rec.get("chosen_from"), candidates=cands, reference=ref,
+            model=rec.get("model_id"), mode=rec.get("mode") or "model", device=rec.get("device"),
+            ms=rec.get("ms_json") or {}, error=rec.get("error"), id=rec.get("id"))
 
 
 class Namer:

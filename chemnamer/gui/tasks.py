@@ -10,7 +10,7 @@ import csv
 import math
 import os
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -74,32 +74,14 @@ def name_text(state, namer, text: str) -> NamingOutcome:
     return outcome_of(result, seconds=time.perf_counter() - t0)
 
 
-def result_from_record(rec: dict):
-    """A NamingResult rebuilt from a history row (chemnamer.store.history)."""
-    from chemnamer.naming import CandidateResult, NamingResult, References
-
-    ref_fields = {f.name for f in fields(References)}
-    ref = References(**{k: v for k, v in (rec.get("reference_json") or {}).items() if k in ref_fields})
-    ref.pubchem = ref.pubchem or rec.get("reference_pubchem")
-    ref.rule_based = ref.rule_based or rec.get("reference_rule_based")
-    cand_fields = {f.name for f in fields(CandidateResult)}
-    cands = [CandidateResult(**{k: v for k, v in c.items() if k in cand_fields})
-             for c in rec.get("candidates") or [] if isinstance(c, dict) and "name" in c]
-    return NamingResult(
-        input=rec.get("input") or "", source=rec.get("source") or "smiles", smiles=rec.get("smiles"),
-        inchikey=rec.get("inchikey"), name=rec.get("name"), verified=rec.get("verified"),
-        score=rec.get("score"), chosen_from=rec.get("chosen_from"), candidates=cands, reference=ref,
-        model=rec.get("model_id"), mode=rec.get("mode") or "model", device=rec.get("device"),
-        ms=rec.get("ms_json") or {}, error=rec.get("error"), id=rec.get("id"))
-
-
 def reopen_naming(state, naming_id: int) -> NamingOutcome:
+    from chemnamer.naming import NamingResult
     from chemnamer.store import history
 
     rec = history.get_naming(naming_id)
     if rec is None:
         raise LookupError(f"naming {naming_id} is no longer in the history")
-    return outcome_of(result_from_record(rec), stored_at=rec.get("created_at"))
+    return outcome_of(NamingResult.from_record(rec), stored_at=rec.get("created_at"))
 
 
 # --- models and start-up ---------------------------------------------------------------------------

@@ -30,7 +30,7 @@ def test_agreement_and_metrics_are_about_the_shown_name():
 def test_history_record_round_trip():
     r = _result()
     rec = {**r.to_record(), "id": 7}
-    back = tasks.result_from_record(rec)
+    back = NamingResult.from_record(rec)
     assert back.name == r.name and back.candidates[1].verified is True and back.id == 7
     assert back.reference.pubchem == r.reference.pubchem and back.reference.pubchem_verified is True
 
