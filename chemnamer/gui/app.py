@@ -213,7 +213,7 @@ def take_screenshots(window, out: Path, smiles: str, timeout_s: float = 300.0) -
     # runs
     window.show_view("runs")
     task = window.runs.refresh()
-    wait_until(lambda: window.runs._task is None, 60)
+    wait_until(lambda: not window.runs.overview.running, 60)
     if window.runs.runs:
         ids = [r["id"] for r in window.runs.runs if r.get("last_step")][:3] or [window.runs.runs[0]["id"]]
         window.runs.select_ids(ids)

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDateEdi
                                QVBoxLayout, QWidget)
 
 from chemnamer.gui import tasks
-from chemnamer.gui.concurrent import Task
+from chemnamer.gui.concurrent import Task, TaskSlot
 from chemnamer.gui.widgets import GREY, verified_color, verified_text
 
 PAGE = 200
@@ -35,28 +35,21 @@ class HistoryModel(QAbstractTableModel):
         self.order_by, self.descending = "created_at", True
         self.query_ms = 0.0
         self.loading = False
-        self._generation = 0
-        self._task: Task | None = None
+        self._pages = TaskSlot(done=self._apply, failed=self._failed)  # a newer request wins
 
     # --- loading --------------------------------------------------------------------------------
     def reload(self, sync: bool = False) -> None:
         """Count and first page for the current filters and order. In a worker (a LIKE search or an
         unindexed sort over 100k rows takes ~0.1-0.2 s); a newer request makes an older one stale."""
-        self._generation += 1
-        gen, args = self._generation, (dict(self.filters), self.order_by, self.descending, PAGE)
+        args = (dict(self.filters), self.order_by, self.descending, PAGE)
         if sync:
-            self._apply(gen, tasks.history_page(None, *args))
+            self._pages.cancel()
+            self._apply(tasks.history_page(None, *args))
             return
         self.loading = True
-        task = Task(tasks.history_page, *args, name="history-page")
-        self._task = task
-        task.done.connect(lambda res, g=gen: self._apply(g, res))
-        task.failed.connect(lambda msg, tb, g=gen: self._failed(g, msg))
-        task.start()
+        self._pages.start(tasks.history_page, *args, name="history-page")
 
-    def _apply(self, gen: int, res) -> None:
-        if gen != self._generation:
-            return
+    def _apply(self, res) -> None:
         total, rows, ms = res
         self.beginResetModel()
         self.total, self.rows, self.query_ms = total, rows, ms
@@ -64,10 +57,9 @@ class HistoryModel(QAbstractTableModel):
         self.loading = False
         self.reloaded.emit()
 
-    def _failed(self, gen: int, message: str) -> None:
-        if gen == self._generation:
-            self.loading = False
-            self.error.emit(message)
+    def _failed(self, message: str, _traceback: str) -> None:
+        self.loading = False
+        self.error.emit(message)
 
     def _page(self, offset: int) -> list[dict]:
         from chemnamer.store import history

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QCheckBox, QComb
                                QWidget, QWizard, QWizardPage)
 
 from chemnamer.gui import tasks
-from chemnamer.gui.concurrent import Task
+from chemnamer.gui.concurrent import TaskSlot
 from chemnamer.gui.training import RunMonitor, TrainingController
 from chemnamer.gui.widgets import GREY, RED, Spinner, mono_font
 
@@ -72,7 +72,7 @@ class DataPage(QWizardPage):
         self.setSubTitle("Examples of one or more inputs (a SMILES, a rule-based name…) and the target (its "
                          "IUPAC name) the model learns from.")
         d = wizard.base_config["data"]
-        self._preview_task: Task | None = None
+        self._previews = TaskSlot(done=self._on_preview, failed=self._on_preview_failed)  # the latest file wins
         lay = QVBoxLayout(self)
         self.group = QButtonGroup(self)
         self.src_pubchem = QRadioButton("PubChem table — SMILES with PubChem's IUPAC names")
@@ -221,15 +221,9 @@ class DataPage(QWizardPage):
         if not path:
             return
         self.file_msg.setText("reading…")
-        task = Task(tasks.file_preview, path, name="file-preview")
-        self._preview_task = task
-        task.done.connect(lambda res, t=task: self._on_preview(t, res))
-        task.failed.connect(lambda msg, tb, t=task: self._on_preview_failed(t, msg))
-        task.start()
+        self._previews.start(tasks.file_preview, path, name="file-preview")
 
-    def _on_preview(self, task, res) -> None:
-        if task is not self._preview_task:
-            return
+    def _on_preview(self, res) -> None:
         columns, rows = res
         self.preview.show()
         self.preview.setColumnCount(len(columns))
@@ -264,9 +258,7 @@ class DataPage(QWizardPage):
         self.file_msg.setText(f"{len(columns)} columns; the first {len(rows)} rows are shown")
         self.completeChanged.emit()
 
-    def _on_preview_failed(self, task, message: str) -> None:
-        if task is not self._preview_task:
-            return
+    def _on_preview_failed(self, message: str, _traceback: str) -> None:
         self.preview.setRowCount(0)
         self.preview.setColumnCount(0)
         self.preview.hide()
@@ -306,7 +298,9 @@ class FilterPage(QWizardPage):
                          "the split never puts one structure on both sides.")
         self.counts: dict | None = None
         self.counts_error: str | None = None
-        self._task: Task | None = None
+        # One count at a time (a minute for the large table, cached); a change meanwhile recounts after it.
+        self.counting = TaskSlot(done=self._on_counts, failed=self._on_failed, finished=self._on_finished)
+        self._counting_data: dict | None = None
         self._pending = False
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -431,7 +425,7 @@ class FilterPage(QWizardPage):
 
     # --- counting in a worker --------------------------------------------------------------------
     def recount(self) -> None:
-        if self._task is not None:
+        if self.counting.running:
             self._pending = True
             return
         self._pending = False
@@ -443,15 +437,11 @@ class FilterPage(QWizardPage):
         self.count_text.setText("Reading the source and applying the filters" +
                                 (" (about a minute for the large table; the result is cached and the run "
                                  "reuses it)" if big else "") + "…")
-        task = Task(tasks.data_counts, cfg["data"], name="data-counts")
-        self._task = task
-        task.done.connect(lambda res, c=copy.deepcopy(cfg["data"]): self._on_counts(res, c))
-        task.failed.connect(self._on_failed)
-        task.finished.connect(self._on_finished)
-        task.start()
+        self._counting_data = copy.deepcopy(cfg["data"])
+        self.counting.start(tasks.data_counts, cfg["data"], name="data-counts")
 
-    def _on_counts(self, res: dict, data_cfg: dict) -> None:
-        if data_cfg != self.wiz.config(upto=self)["data"]:
+    def _on_counts(self, res: dict) -> None:
+        if self._counting_data != self.wiz.config(upto=self)["data"]:
             return  # the settings changed meanwhile; a recount is pending
         self.counts = res
         sizes, filt = res.get("sizes", {}), res.get("filters", {})
@@ -482,7 +472,6 @@ class FilterPage(QWizardPage):
         self.completeChanged.emit()
 
     def _on_finished(self) -> None:
-        self._task = None
         if self._pending:
             self.recount()
         else:

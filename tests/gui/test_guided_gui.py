@@ -163,7 +163,7 @@ def test_wizard_trains_a_guided_model_that_names_in_guided_mode(home, window, qt
         check.setChecked(False)  # small molecules: the paper's filters would drop most
     f.n_valid.setValue(2)
     f.n_test.setValue(2)
-    qtbot.waitUntil(lambda: f.counts is not None and f._task is None and not f._timer.isActive(), timeout=120_000)
+    qtbot.waitUntil(lambda: f.counts is not None and not f.counting.running and not f._timer.isActive(), timeout=120_000)
     assert f.counts["sizes"] == {"train": len(ROWS) - 4, "valid": 2, "test": 2}
     _next(wiz, qtbot, wiz.format_page)
 
