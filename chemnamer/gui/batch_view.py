@@ -10,6 +10,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
                                QMessageBox, QPushButton, QTableView, QVBoxLayout, QWidget)
 
+from chemnamer.batch import BatchRow
 from chemnamer.gui import tasks
 from chemnamer.gui.concurrent import Task
 from chemnamer.gui.widgets import (GREEN, GREY, RED, ElidedLabel, ModeChoice, progress_row, verified_color,
@@ -24,7 +25,7 @@ class BatchModel(QAbstractTableModel):
 
     def __init__(self):
         super().__init__()
-        self.rows: list[tasks.BatchRow] = []
+        self.rows: list[BatchRow] = []
 
     def clear(self) -> None:
         self.beginResetModel()

@@ -15,6 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from chemnamer.batch import BatchRow
+
 DEPICTION_SIZE = (460, 340)
 
 
@@ -166,19 +168,6 @@ def list_model_specs() -> list:
 
 # --- batch ----------------------------------------------------------------------------------------
 
-@dataclass
-class BatchRow:
-    row: int
-    input: str | None
-    extra: dict
-    result: Any = None  # NamingResult
-    error: str | None = None
-
-    @property
-    def problem(self) -> str | None:
-        return self.error or (self.result.error if self.result is not None else None)
-
-
 def batch_columns(path: str) -> tuple[list[str], str | None]:
     """(the file's columns, the one holding the structures or None when the user must pick it). Reads
     the header and a 64 KB sample: fast enough for the GUI thread. InputError for an unusable file."""
@@ -197,47 +186,18 @@ def batch_name(state, namer, path: str, chunk_size: int = 8, column: str | None 
     `mode`: model, best or guided, default the Namer's). Events: 'start' {columns, column, total, path,
     source}, 'rows' [BatchRow]."""
     from chemnamer import batchio
+    from chemnamer.batch import name_records
     from chemnamer.naming import BATCH_BEAMS
 
     source = batchio.open_input(path, column)
     total = source.count() or 0
     state.emit("start", {"columns": list(source.columns), "column": source.column, "total": total,
                          "path": str(path), "source": source})
-    t0, n, chunk = time.perf_counter(), 0, []
-
-    def flush(chunk):
-        todo = [rec for rec in chunk if rec.error is None]
-        results: dict = {}
-        if todo:
-            try:
-                results = dict(zip((r.row for r in todo), namer.name_many([r.text for r in todo], BATCH_BEAMS,
-                                                                           mode)))
-            except Exception:  # noqa: BLE001 - one molecule must not sink the chunk: retry one by one
-                for rec in todo:
-                    try:
-                        results[rec.row] = namer.name(rec.text, BATCH_BEAMS, mode)
-                    except Exception as exc:  # noqa: BLE001
-                        results[rec.row] = f"internal error: {type(exc).__name__}: {exc}"
-        rows = []
-        for rec in chunk:
-            res = results.get(rec.row)
-            if isinstance(res, str):
-                rows.append(BatchRow(rec.row, rec.text, rec.extra, None, res))
-            else:
-                rows.append(BatchRow(rec.row, rec.text, rec.extra, res, rec.error))
+    t0, n = time.perf_counter(), 0
+    for rows in name_records(namer, source, chunk_size, BATCH_BEAMS, mode, check=state.check):
         state.emit("rows", rows)
-        return len(rows)
-
-    for rec in source:
-        chunk.append(rec)
-        if len(chunk) >= chunk_size:
-            state.check()
-            n += flush(chunk)
-            chunk = []
-            _batch_progress(state, n, total, time.perf_counter() - t0)
-    if chunk:
-        state.check()
-        n += flush(chunk)
+        n += len(rows)
+        _batch_progress(state, n, total, time.perf_counter() - t0)
     _batch_progress(state, n, total, time.perf_counter() - t0, force=True)
     return {"rows": n, "seconds": time.perf_counter() - t0, "path": str(path)}
 
@@ -250,12 +210,6 @@ def _batch_progress(state, n: int, total: int, elapsed: float, force: bool = Fal
         state.progress(None, f"{n} named", force=force)
 
 
-def batch_csv_row(r: BatchRow, columns: list[str]) -> list:
-    from chemnamer.batchio import output_row
-
-    return output_row([r.extra.get(c, "") for c in columns], r.result, r.problem)
-
-
 def export_batch_csv(state, rows: list[BatchRow], columns: list[str], path: str, source=None) -> int:
     """The `chemnamer batch` CSV layout (same columns, the input's delimiter and encoding kept as the CLI
     keeps them: batchio.output_dialect), so files from the GUI and the CLI match."""
@@ -264,7 +218,7 @@ def export_batch_csv(state, rows: list[BatchRow], columns: list[str], path: str,
     dialect = batchio.output_dialect(source, path) if source is not None else {}
     writer = batchio.CsvWriter(path, batchio.output_columns(columns), append=False, **dialect)
     try:
-        writer.write(batch_csv_row(r, columns) for r in rows)
+        writer.write(r.output_row(columns) for r in rows)
     finally:
         writer.close()
     return len(rows)
