@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDateEdi
                                QHeaderView, QLabel, QLineEdit, QMessageBox, QPushButton, QTableView,
                                QVBoxLayout, QWidget)
 
-from chemnamer.gui import tasks
+from chemnamer.gui import history_tasks
 from chemnamer.gui.concurrent import Task, TaskSlot
 from chemnamer.gui.widgets import GREY, verified_color, verified_text
 
@@ -44,10 +44,10 @@ class HistoryModel(QAbstractTableModel):
         args = (dict(self.filters), self.order_by, self.descending, PAGE)
         if sync:
             self._pages.cancel()
-            self._apply(tasks.history_page(None, *args))
+            self._apply(history_tasks.history_page(None, *args))
             return
         self.loading = True
-        self._pages.start(tasks.history_page, *args, name="history-page")
+        self._pages.start(history_tasks.history_page, *args, name="history-page")
 
     def _apply(self, res) -> None:
         total, rows, ms = res
@@ -319,7 +319,7 @@ class HistoryView(QWidget):
 
     def export(self, path: str) -> Task:
         """Every row that matches the filters (not only the loaded ones), in a worker."""
-        task = Task(tasks.export_history, path, self.current_filters_for_query(), self.model.order_by,
+        task = Task(history_tasks.export_history, path, self.current_filters_for_query(), self.model.order_by,
                     self.model.descending, name="export-history")
         self._export_task = task
         task.progress.connect(lambda f, msg: self.count_label.setText(f"Exporting… {msg}"))

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeade
                                QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from chemnamer.gui import tasks
+from chemnamer.gui import runs_tasks, tasks
 from chemnamer.gui.concurrent import Task, TaskSlot
 from chemnamer.gui.plots import log_plot
 from chemnamer.gui.widgets import AMBER, GREEN, GREY, RED, section_label
@@ -155,7 +155,7 @@ class RunsView(QWidget):
 
     def refresh(self) -> Task:
         """Reload the runs; while a reload runs, that one (it reads the same rows)."""
-        return self.overview.task or self.overview.start(tasks.runs_overview, name="runs")
+        return self.overview.task or self.overview.start(runs_tasks.runs_overview, name="runs")
 
     def _on_runs(self, runs: list[dict]) -> None:
         selected = set(self.selected_ids())
@@ -219,7 +219,7 @@ class RunsView(QWidget):
             self.curves = {}
             self._draw()
             return
-        self._curves.start(tasks.run_curves, ids, name="run-curves")
+        self._curves.start(runs_tasks.run_curves, ids, name="run-curves")
 
     def _on_curves(self, curves: dict) -> None:
         self.curves = curves
@@ -321,7 +321,7 @@ class RunsView(QWidget):
         if not runs:
             return
         try:
-            tasks.resume_request(runs[0])
+            runs_tasks.resume_request(runs[0])
         except FileNotFoundError as exc:
             QMessageBox.warning(self, "Resume", str(exc))
             return

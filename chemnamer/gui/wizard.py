@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QCheckBox, QComb
                                QPushButton, QRadioButton, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout,
                                QWidget, QWizard, QWizardPage)
 
-from chemnamer.gui import tasks
+from chemnamer.gui import tasks, wizard_tasks
 from chemnamer.gui.concurrent import TaskSlot
 from chemnamer.gui.training import RunMonitor, TrainingController
 from chemnamer.gui.widgets import GREY, RED, Spinner, mono_font
@@ -221,7 +221,7 @@ class DataPage(QWizardPage):
         if not path:
             return
         self.file_msg.setText("reading…")
-        self._previews.start(tasks.file_preview, path, name="file-preview")
+        self._previews.start(wizard_tasks.file_preview, path, name="file-preview")
 
     def _on_preview(self, res) -> None:
         columns, rows = res
@@ -438,7 +438,7 @@ class FilterPage(QWizardPage):
                                 (" (about a minute for the large table; the result is cached and the run "
                                  "reuses it)" if big else "") + "…")
         self._counting_data = copy.deepcopy(cfg["data"])
-        self.counting.start(tasks.data_counts, cfg["data"], name="data-counts")
+        self.counting.start(wizard_tasks.data_counts, cfg["data"], name="data-counts")
 
     def _on_counts(self, res: dict) -> None:
         if self._counting_data != self.wiz.config(upto=self)["data"]:
@@ -578,7 +578,7 @@ class FormatPage(QWizardPage):
                 given = ", ".join(f"{{{n}}}" for n in inputs.values())
                 raise ValueError(f"{{{unknown[0]}}} is not an input of this data (the inputs: {{source}}"
                                  f"{', ' + given if given else ''}); pick its column on the Data page")
-            examples = tasks.format_preview(pairs, self.instruction_text(), self.marker_text(),
+            examples = wizard_tasks.format_preview(pairs, self.instruction_text(), self.marker_text(),
                                             self.inversion.value() / 100)
         except ValueError as exc:
             self.error.setText(str(exc))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from chemnamer.gui import tasks
+from chemnamer.gui import runs_tasks, tasks
 from chemnamer.naming import CandidateResult, NamingResult, References
 
 
@@ -43,9 +43,9 @@ def test_config_round_trip_and_resume_request(tmp_path):
     cfg = config_from_dict(d)
     assert cfg.model.method == "lora" and cfg.train.lr == 1e-4
     with pytest.raises(FileNotFoundError):
-        tasks.resume_request({"id": 3, "config": d, "output_dir": str(tmp_path / "gone")})
+        runs_tasks.resume_request({"id": 3, "config": d, "output_dir": str(tmp_path / "gone")})
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
-        tasks.resume_request({"id": 3, "config": d, "output_dir": str(tmp_path)})
+        runs_tasks.resume_request({"id": 3, "config": d, "output_dir": str(tmp_path)})
 
 
 def test_format_duration():
