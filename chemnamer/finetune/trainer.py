@@ -295,14 +295,14 @@ def train(cfg: RunConfig, callbacks: list[Callback] = (), cancel: CancelToken | 
             "vocab": len(vocab) if vocab else len(tokenizer), "bf16": bf16, "device": device, "world": world,
             "data": data_report, "train_hash": data_hash(train_pairs), "output_dir": str(out_dir)}
     cbs: list[Callback] = list(callbacks)
-    if log_to_db and main:
-        from chemnamer.finetune.dblog import DbLogger
+    db = log_to_db and main  # the loop owns its run row; the DbLogger callback only observes
+    if db:
+        from chemnamer.finetune import dblog
 
-        db = DbLogger(cfg, base_id, hardware_info(device), info, run_id=run_id)
-        cbs.insert(0, db)
+        state.run_id = dblog.open_run(cfg, base_id, hardware_info(device), info, run_id)
+        cbs.insert(0, dblog.DbLogger(state.run_id))
     cb = CallbackList(cbs if main else [])
     cb.on_start(state, info)
-    run_id = state.run_id
 
     def evaluate(final: bool = False) -> dict:
         if not valid_pairs or not main:
@@ -436,6 +436,8 @@ def train(cfg: RunConfig, callbacks: list[Callback] = (), cancel: CancelToken | 
     except Exception as exc:  # the DB must say failed; the caller still gets the exception
         status, error = "failed", f"{type(exc).__name__}: {exc}"
         state.status = status
+        if db:
+            dblog.close_run(state.run_id, cfg, base_id, status, {"error": error})
         cb.on_end(state, status, {"error": error})
         raise
 
@@ -447,8 +449,11 @@ def train(cfg: RunConfig, callbacks: list[Callback] = (), cancel: CancelToken | 
     result = {"metrics": last_metrics, "model_dir": model_dir}
     if status == "interrupted":
         result["error"] = f"stopped by {cancel.reason} at step {state.step}; resume it from its checkpoint"
+    if db:
+        model_id = dblog.close_run(state.run_id, cfg, base_id, status, result)
+        if model_id:
+            result["model_id"] = model_id
     cb.on_end(state, status, result)
-    model_id = result.get("model_id")
     return TrainResult(status, state.run_id, str(out_dir), model_dir, model_id, state, last_metrics)
 
 
