@@ -372,7 +372,7 @@ class Namer:
         93.2 % structure-correct on drug-like PubChem compounds, 99.1 % for either); nispo runs only
         when openclatura's name is missing or wrong. Without verification, openclatura's name."""
         from chemnamer.opsin import get_opsin
-        from chemnamer.reference import NAMERS, rule_based_name
+        from chemnamer.rulebased import NAMERS, rule_based_name
 
         errors = []
         for namer in NAMERS:

@@ -153,7 +153,7 @@ print(json.dumps(dict(available=opsin.available(), reason=opsin.unavailable_reas
 # --- rule-based naming stuck -----------------------------------------------------------------------
 
 def test_rule_based_timeout_is_an_error_value_and_naming_goes_on(stop_model, home):
-    from chemnamer.reference import get_rule_namer
+    from chemnamer.rulebased import get_rule_namer
 
     # A fresh worker (an earlier test may have named aspirin already: openclatura then answers from
     # its cache in well under a millisecond); a cold worker start is not part of the per-molecule limit.

@@ -287,7 +287,7 @@ def test_generation_is_bounded_for_a_model_that_never_stops(ramble_model, fast, 
 def test_worst_case_naming_is_bounded(ramble_model, home):
     """The slowest molecule: large, a model that never stops, every check on. Each stage has its bound:
     generation MAX_NEW_TOKENS, OPSIN MAX_NAME_CHARS per name, the rule-based name its timeout."""
-    from chemnamer.reference import get_rule_namer
+    from chemnamer.rulebased import get_rule_namer
 
     get_rule_namer().start()
     namer = Namer(str(ramble_model), beams=4, mode="best", rule_timeout_s=2.0)

@@ -220,7 +220,7 @@ def _no_orphans():
 
     for child in psutil.Process().children(recursive=True):
         try:
-            if "subprocess_run" in " ".join(child.cmdline()):
+            if "--chemnamer-train-worker" in child.cmdline():
                 child.kill()
         except psutil.Error:  # gone, or a zombie: nothing left to stop
             pass

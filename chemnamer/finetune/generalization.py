@@ -29,7 +29,7 @@ def ensure_drafts(pairs: list[Pair], timeout_s: float = 5.0) -> list[Pair]:
     """Pairs with extra["rule"] = the first verified rule-based name (openclatura, then nispo), or
     without it when neither verifies. Cached by InChIKey across runs."""
     from chemnamer.opsin import get_opsin
-    from chemnamer.reference import NAMERS, rule_based_name
+    from chemnamer.rulebased import NAMERS, rule_based_name
 
     path = _drafts_path()
     cache: dict = json.loads(path.read_text()) if path.is_file() else {}

@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-WORKER_FLAG = "--chemnamer-train-worker"
+WORKER_FLAG = "--chemnamer-train-worker"  # see chemnamer.childproc
 LAUNCH, EVENTS, LOG, CONTROL = "launch.json", "events.jsonl", "train.log", "control"
 STEP_EVENT_INTERVAL_S = 0.5  # 'step' events: ~3 KB/s at most in events.jsonl, smooth enough for a bar
 POLL_S = 0.2  # how often the app reads the files and the child reads `control`
@@ -168,13 +168,12 @@ class _Tail:
 
 # --- child process --------------------------------------------------------------------------------
 
-def child_main(argv: list[str] | None = None) -> int:
-    """`python -m chemnamer.finetune.subprocess_run RUN_DIR/launch.json`: one training run."""
+def child_main(*args: str) -> int:
+    """`python -m chemnamer.childproc --chemnamer-train-worker RUN_DIR/launch.json`: one training run."""
     from chemnamer.finetune.callbacks import CancelToken, cancel_on_signals
 
-    args = [a for a in (sys.argv[1:] if argv is None else argv) if a != WORKER_FLAG]
-    if not args:
-        print("usage: subprocess_run RUN_DIR/launch.json", file=sys.stderr)
+    if len(args) != 1:
+        print(f"usage: {WORKER_FLAG} RUN_DIR/launch.json", file=sys.stderr)
         return 2
     launch = Path(args[0])
     request = json.loads(launch.read_text(encoding="utf-8"))
@@ -214,29 +213,6 @@ def child_main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _child_command(launch: Path) -> list[str]:
-    if getattr(sys, "frozen", False):
-        # A frozen app has no `-m`: its entry point must call run_worker_if_requested() first.
-        return [sys.executable, WORKER_FLAG, str(launch)]
-    return [sys.executable, "-m", "chemnamer.finetune.subprocess_run", str(launch)]
-
-
-def run_worker_if_requested(argv: list[str] | None = None) -> None:
-    """For frozen builds: become the training child when started with WORKER_FLAG."""
-    argv = sys.argv if argv is None else argv
-    if WORKER_FLAG in argv:
-        _leave(child_main(argv[argv.index(WORKER_FLAG):]))
-
-
-def _leave(status: int) -> None:
-    """Exit without interpreter teardown: the run is in the database and the result in events.jsonl.
-    Measured: with OPSIN's JVM started by the evaluations, a normal exit took 32 s (JVM shutdown on a
-    busy 2-core box), during which the process looked alive to the app."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)
-
-
 # --- app side -------------------------------------------------------------------------------------
 
 def output_dir_for(request: dict) -> Path:
@@ -263,16 +239,15 @@ def launch(request: dict) -> tuple[subprocess.Popen, Path, int]:
     (out / EVENTS).touch()
     path = out / LAUNCH
     path.write_text(json.dumps(_clean({**request, "output_dir": str(out)})), encoding="utf-8")
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parent.parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    env["PYTHONUNBUFFERED"] = "1"
+    from chemnamer.childproc import child_env, worker_command
+
+    env = child_env(PYTHONUNBUFFERED="1")
     detach: dict = {"start_new_session": True}  # no SIGHUP/SIGINT of the app's terminal or process group
     if os.name == "nt":
         detach = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.DETACHED_PROCESS}
     with (out / LOG).open("ab") as log:
         log_start = log.seek(0, os.SEEK_END)
-        proc = subprocess.Popen(_child_command(path), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(worker_command(WORKER_FLAG, str(path)), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 env=env, **detach)
     return proc, out, log_start
 
@@ -394,6 +369,3 @@ def _run_in_thread(state, request: dict) -> dict:
     relay = EventRelay(lambda ev: state.emit(ev["event"], ev))
     return _train(request, relay, cancel)
 
-
-if __name__ == "__main__":
-    _leave(child_main())

@@ -106,7 +106,7 @@ def quit_on_signals(app, window, names: tuple[str, ...] = ("SIGTERM", "SIGINT"))
 
 def main(model: str | None = None, device: str = "auto", screenshot: str | None = None,
          smiles: str | None = None) -> int:
-    from chemnamer.finetune.subprocess_run import run_worker_if_requested
+    from chemnamer.childproc import run_worker_if_requested
 
     run_worker_if_requested()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
