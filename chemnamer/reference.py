@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chemnamer import paths
+from chemnamer.shared import process_wide
 
 SCHEMA_VERSION = 1
 # Preference order when the same InChIKey is in several files.
@@ -253,14 +254,7 @@ class ReferenceTable:
         return self._con().execute("SELECT count(*) FROM compound").fetchone()[0]
 
 
-_table: ReferenceTable | None = None
-_table_lock = threading.Lock()
-
-
+@process_wide
 def get_reference_table() -> ReferenceTable:
     """The process-wide table; the first call may build it (a few seconds, once per machine)."""
-    global _table
-    with _table_lock:
-        if _table is None:
-            _table = ReferenceTable()
-        return _table
+    return ReferenceTable()

@@ -8,6 +8,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+from chemnamer.shared import process_wide
+
 
 @dataclass
 class RuleName:
@@ -137,17 +139,12 @@ class RuleNamer:
             self._stop()
 
 
-_rule_namers: dict[str, RuleNamer] = {}
-_rule_lock = threading.Lock()
-
-
+@process_wide
 def get_rule_namer(namer: str = "openclatura") -> RuleNamer:
     """The process-wide worker of one namer; each namer has its own process, so both run at once."""
-    with _rule_lock:
-        if namer not in _rule_namers:
-            _rule_namers[namer] = RuleNamer(namer)
-            atexit.register(_rule_namers[namer].close)  # let the worker see EOF and exit cleanly
-        return _rule_namers[namer]
+    rule_namer = RuleNamer(namer)
+    atexit.register(rule_namer.close)  # let the worker see EOF and exit cleanly
+    return rule_namer
 
 
 def rule_based_name(smiles: str, timeout_s: float = 5.0, namer: str = "openclatura") -> RuleName:

@@ -143,3 +143,11 @@ def test_rule_based_timeout_then_recovers():
     finally:
         namer.close()
     assert namer._child is None
+
+
+def test_process_wide_workers_are_one_per_namer():
+    from chemnamer.rulebased import get_rule_namer
+
+    # made on first use, once per namer whichever way it is asked for (the default spelled out or not)
+    assert get_rule_namer() is get_rule_namer("openclatura") is get_rule_namer(namer="openclatura")
+    assert get_rule_namer("nispo") is not get_rule_namer() and get_rule_namer("nispo").namer == "nispo"
