@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib.util
 import json
 import os
 import random
@@ -37,10 +36,9 @@ INPUTS = ["CCO", "c1ccccc1", "CC(=O)Oc1ccccc1C(=O)O", "C1CC", "CN1C=NC2=C1C(=O)N
 
 
 def _tiny(workdir: Path, behaviour: str) -> Path:
-    spec = importlib.util.spec_from_file_location("chemnamer_bench_fuzz", REPO / "benchmarks" / "fuzz.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.make_tiny_model(workdir / f"tiny-{behaviour}", behaviour)
+    from chemnamer.model.tinydir import make_tiny_model
+
+    return make_tiny_model(workdir / f"tiny-{behaviour}", behaviour)
 
 
 def _env(home: Path) -> dict:

@@ -203,44 +203,6 @@ def check_opsin(name: str, key: str) -> None:
 
 # --- naming end to end -----------------------------------------------------------------------------
 
-BEHAVIOURS = ("random", "stop", "ramble")
-
-
-def make_tiny_model(directory: Path, behaviour: str = "random") -> Path:
-    """A 2-layer model with SmolLM2's tokenizer, saved as a model directory (seconds). Idempotent.
-
-    random: random weights (junk names, usually up to the length bound);
-    stop:   every generation ends at its first token (all logits 0, token 0 made the EOS): the
-            cheapest model, for pipeline, batch and memory benchmarks;
-    ramble: never emits EOS (its EOS embedding is zero, so EOS never wins): every generation runs to
-            its length bound, the worst case for time limits.
-    """
-    import torch
-
-    if behaviour not in BEHAVIOURS:
-        raise ValueError(f"behaviour must be one of {BEHAVIOURS}")
-    directory = Path(directory)
-    if (directory / "config.json").is_file() and (directory / "model.safetensors").is_file():
-        return directory
-    from chemnamer.model.loading import base_tokenizer
-    from chemnamer.model.tiny import tiny_model
-
-    tok = base_tokenizer()
-    with torch.random.fork_rng():
-        model = tiny_model(tok, seed=0)
-    with torch.no_grad():
-        if behaviour == "stop":
-            model.model.norm.weight.zero_()
-            tok.eos_token = tok.convert_ids_to_tokens(0)
-        elif behaviour == "ramble":
-            model.model.embed_tokens.weight[tok.eos_token_id].zero_()
-    tmp = directory.with_name(directory.name + f".tmp{os.getpid()}")
-    model.save_pretrained(tmp)
-    tok.save_pretrained(tmp)
-    os.replace(tmp, directory)
-    return directory
-
-
 _namers: dict = {}
 
 
@@ -571,17 +533,7 @@ def check_resume(workdir: Path, columns: list[str], rows: list[list], cut: int, 
 def _recipe_schema():
     from chemnamer.recipe import RunConfig
 
-    def walk(obj, prefix=""):
-        out = {}
-        for f in fields(obj):
-            v = getattr(obj, f.name)
-            if is_dataclass(v):
-                out.update(walk(v, f"{prefix}{f.name}."))
-            else:
-                out[prefix + f.name] = v
-        return out
-
-    return walk(RunConfig())
+    return _recipe_walk(RunConfig())
 
 
 _SCHEMA: dict = {}
@@ -784,6 +736,8 @@ class Fuzz:
         run()
 
     def namer(self, n: int) -> None:
+        from chemnamer.model.tinydir import make_tiny_model
+
         model_dir = self.model_dir or make_tiny_model(self.workdir / "tiny-model")
         namer = get_namer(model_dir)
 

@@ -9,7 +9,6 @@ fault is per process (the JVM starts once per process; two instances are two pro
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import shutil
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from chemnamer.model import loading
+from chemnamer.model.tinydir import make_tiny_model
 from chemnamer.naming import Namer
 from chemnamer.opsin import JAVA_MISSING, Opsin, get_opsin
 
@@ -30,23 +30,15 @@ REPO = Path(__file__).resolve().parent.parent
 ASPIRIN, ASPIRIN_KEY = "CC(=O)Oc1ccccc1C(=O)O", "BSYNRYMUTXBXSQ-UHFFFAOYSA-N"
 
 
-def _fuzz_module():
-    spec = importlib.util.spec_from_file_location("chemnamer_bench_fuzz", REPO / "benchmarks" / "fuzz.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, mod)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.fixture(scope="session")
 def stop_model(tmp_path_factory):
     """A tiny model whose every generation ends at once: faults, not generation, are under test here."""
-    return _fuzz_module().make_tiny_model(tmp_path_factory.getbasetemp() / "tiny-stop", "stop")
+    return make_tiny_model(tmp_path_factory.getbasetemp() / "tiny-stop", "stop")
 
 
 @pytest.fixture(scope="session")
 def random_model(tmp_path_factory):
-    return _fuzz_module().make_tiny_model(tmp_path_factory.getbasetemp() / "tiny-random", "random")
+    return make_tiny_model(tmp_path_factory.getbasetemp() / "tiny-random", "random")
 
 
 def run_python(code: str, env: dict, timeout: float = 1800) -> dict:

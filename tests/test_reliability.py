@@ -23,6 +23,7 @@ import pytest
 
 from chemnamer import chem, inputs
 from chemnamer.model import loading
+from chemnamer.model.tinydir import make_tiny_model
 from chemnamer.model.generate import MAX_NEW_TOKENS, Generator, token_budget
 from chemnamer.naming import Namer
 
@@ -45,12 +46,12 @@ fuzz = _load("fuzz")
 
 @pytest.fixture(scope="session")
 def random_model(tmp_path_factory):
-    return fuzz.make_tiny_model(tmp_path_factory.getbasetemp() / "tiny-random", "random")
+    return make_tiny_model(tmp_path_factory.getbasetemp() / "tiny-random", "random")
 
 
 @pytest.fixture(scope="session")
 def ramble_model(tmp_path_factory):
-    return fuzz.make_tiny_model(tmp_path_factory.getbasetemp() / "tiny-ramble", "ramble")
+    return make_tiny_model(tmp_path_factory.getbasetemp() / "tiny-ramble", "ramble")
 
 
 # --- fuzzing (quick budgets; `python benchmarks/fuzz.py --examples 10000` for the real run) ---------
@@ -314,7 +315,7 @@ def test_batch_memory_is_flat_in_rows(tmp_path, home, capsys, monkeypatch):
 
     from chemnamer.cli import main
 
-    model = fuzz.make_tiny_model(tmp_path / "tiny-stop", "stop")
+    model = make_tiny_model(tmp_path / "tiny-stop", "stop")
     real_load = Namer.load
 
     def load_then_reset(self):  # what follows the model load is the per-row part
