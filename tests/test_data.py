@@ -363,6 +363,48 @@ def test_zinc_build_resumes(tmp_path, monkeypatch, opsin):
         list(zinc.cached_zinc_pairs(limit=len(pairs) + 1))
 
 
+
+def test_zinc_worker_killed_mid_chunk_is_replaced_and_its_molecule_skipped(tmp_path, monkeypatch, opsin):
+    """A worker that dies mid-chunk (killed here, as a crash or the OOM killer would): the parent
+    starts a fresh one, hands it the chunk again with the molecule after the last one reported
+    skipped as worker_lost, and the build completes."""
+    import threading
+    import time
+
+    pytest.importorskip("openclatura")
+    from chemnamer.data import zinc
+
+    try:
+        zinc.moses_files()
+    except zinc.ZincError as exc:
+        pytest.skip(str(exc))
+    monkeypatch.setenv("CHEMNAMER_CACHE", str(tmp_path))
+    spawned = []
+    real_spawn = zinc._spawn
+
+    def spawn(*args):  # the real worker, remembered so the test can kill it
+        slot = real_spawn(*args)
+        spawned.append(slot)
+        return slot
+
+    monkeypatch.setattr(zinc, "_spawn", spawn)
+    box: dict = {}
+    build = threading.Thread(target=lambda: box.update(report=zinc.build_zinc(
+        5, workers=1, chunk_size=60, progress=False)))
+    build.start()
+    deadline = time.monotonic() + 600
+    while not (spawned and spawned[0].ready and spawned[0].pos >= 0) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert spawned and spawned[0].pos >= 0, "the first worker never started labelling"
+    spawned[0].child.proc.kill()
+    build.join(600)
+    report = box["report"]
+    assert "error" not in report, report
+    assert len(spawned) >= 2 and not spawned[0].child.alive  # a fresh worker took over
+    assert report["rejected"].get("worker_lost") == 1  # the culprit only, not the chunk
+    assert report["chunks"]["built"] >= 1 and report["chunks"]["failed"] == 0
+    assert report["molecules"] == 60 * report["chunks"]["available"]
+
 def test_cli_data_build(tmp_path, monkeypatch, capsys):
     from chemnamer.cli import main
 
