@@ -325,7 +325,9 @@ def test_label_smiles_timeout():
     assert label_smiles("C1CC").reason == "invalid_smiles"
 
 
-def test_zinc_build_resumes(tmp_path, monkeypatch, opsin):
+@pytest.fixture
+def zinc(tmp_path, monkeypatch, opsin):
+    """chemnamer.data.zinc with a fresh cache folder (skipped without openclatura or the MOSES files)."""
     pytest.importorskip("openclatura")
     from chemnamer.data import zinc
 
@@ -334,6 +336,10 @@ def test_zinc_build_resumes(tmp_path, monkeypatch, opsin):
     except zinc.ZincError as exc:
         pytest.skip(str(exc))
     monkeypatch.setenv("CHEMNAMER_CACHE", str(tmp_path))
+    return zinc
+
+
+def test_zinc_build_resumes(zinc, tmp_path, opsin):
     first = zinc.build_zinc(5, workers=1, chunk_size=10, progress=False)
     assert "error" not in first, first
     assert first["chunks"]["built"] == 1 and first["run"]["molecules"] == 10
@@ -364,21 +370,13 @@ def test_zinc_build_resumes(tmp_path, monkeypatch, opsin):
 
 
 
-def test_zinc_worker_killed_mid_chunk_is_replaced_and_its_molecule_skipped(tmp_path, monkeypatch, opsin):
+def test_zinc_worker_killed_mid_chunk_is_replaced_and_its_molecule_skipped(zinc, monkeypatch):
     """A worker that dies mid-chunk (killed here, as a crash or the OOM killer would): the parent
     starts a fresh one, hands it the chunk again with the molecule after the last one reported
     skipped as worker_lost, and the build completes."""
     import threading
     import time
 
-    pytest.importorskip("openclatura")
-    from chemnamer.data import zinc
-
-    try:
-        zinc.moses_files()
-    except zinc.ZincError as exc:
-        pytest.skip(str(exc))
-    monkeypatch.setenv("CHEMNAMER_CACHE", str(tmp_path))
     spawned = []
     real_spawn = zinc._spawn
 
