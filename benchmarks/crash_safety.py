@@ -9,7 +9,7 @@ batch: `chemnamer batch IN.csv -o OUT.csv` on a tiny model is killed (SIGKILL) a
   `--resume` finishes. Every input row must appear exactly once in OUT, in order, with its own id
   column; `PRAGMA integrity_check` must say ok after every kill.
 train: `chemnamer train --recipe smoke.toml --set model.base=tiny` is killed at a random moment after
-  its first checkpoint. The latest checkpoint must load (`chemnamer.models.load`), `mark_interrupted()`
+  its first checkpoint. The latest checkpoint must load (`chemnamer.model.loading.load`), `mark_interrupted()`
   must mark the run, the database must be sound; `--resume --output DIR` (killed again if --kills > 1)
   must finish the run as 'completed' at the planned step, under the same run id.
 
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib.util
 import json
 import os
 import random
@@ -37,10 +36,9 @@ INPUTS = ["CCO", "c1ccccc1", "CC(=O)Oc1ccccc1C(=O)O", "C1CC", "CN1C=NC2=C1C(=O)N
 
 
 def _tiny(workdir: Path, behaviour: str) -> Path:
-    spec = importlib.util.spec_from_file_location("chemnamer_bench_fuzz", REPO / "benchmarks" / "fuzz.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.make_tiny_model(workdir / f"tiny-{behaviour}", behaviour)
+    from chemnamer.model.tinydir import make_tiny_model
+
+    return make_tiny_model(workdir / f"tiny-{behaviour}", behaviour)
 
 
 def _env(home: Path) -> dict:
@@ -127,14 +125,14 @@ def _train_cmd(out: Path, steps: int, *extra: str) -> list[str]:
 _CHECK = """
 import json, sys
 from pathlib import Path
-from chemnamer import models
+from chemnamer.model import loading
 from chemnamer.finetune.trainer import STATE_FILE, latest_checkpoint
 from chemnamer.store import integrity_check, runs
 out = Path(sys.argv[1])
 last = latest_checkpoint(out)
 step = json.loads((last / STATE_FILE).read_text())["step"] if last else None
 try:
-    models.load(str(last), device="cpu"); loads = True
+    loading.load(str(last), device="cpu"); loads = True
 except Exception as exc:
     loads = f"{type(exc).__name__}: {exc}"
 marked = runs.mark_interrupted()

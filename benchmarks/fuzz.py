@@ -6,7 +6,7 @@ expected error with a message, never as an uncaught exception.
     python benchmarks/fuzz.py --examples 500 --only parser recipe
 
 Targets (the share of --examples each gets is in WEIGHTS):
-  parser   chem.parse_input / parse_smiles / looks_like_smiles / inchikey_of_smiles on random text,
+  parser   inputs.parse_input / chem.parse_smiles / looks_like_smiles / inchikey_of_smiles on random text,
            SMILES-token soup, mutated drug SMILES and IUPAC names (names go through OPSIN);
   opsin    Opsin.name_to_structure / verify on random and mutated names and InChIKeys;
   namer    Namer.name / name_many end to end (tiny random model: beam search, OPSIN verification,
@@ -14,7 +14,7 @@ Targets (the share of --examples each gets is in WEIGHTS):
   files    chemnamer.data.userfile.file_pairs + preview on generated CSV/TSV/TXT/SMI/SDF/JSONL/JSON
            files (plain and .gz), well-formed and corrupted at the byte level;
   batch    the `chemnamer batch` readers in chemnamer/batchio.py, when that module exists;
-  recipe   finetune.config.load_recipe on random TOML documents and random --set overrides; an
+  recipe   recipe.load_recipe on random TOML documents and random --set overrides; an
            accepted recipe must also be usable (right types, finite numbers, sane ranges).
 
 Expected errors: ChemError values, DataError / ConfigError (ValueError subclasses) with a message.
@@ -152,9 +152,9 @@ def _message(text, what: str) -> None:
 # --- parser ----------------------------------------------------------------------------------------
 
 def check_parse(text: str) -> None:
-    from chemnamer import chem
+    from chemnamer import chem, inputs
 
-    for fn in (chem.parse_smiles, chem.parse_input):
+    for fn in (chem.parse_smiles, inputs.parse_input):
         r = fn(text)
         if isinstance(r, chem.ChemError):
             _message(r.message, fn.__name__)
@@ -202,43 +202,6 @@ def check_opsin(name: str, key: str) -> None:
 
 
 # --- naming end to end -----------------------------------------------------------------------------
-
-BEHAVIOURS = ("random", "stop", "ramble")
-
-
-def make_tiny_model(directory: Path, behaviour: str = "random") -> Path:
-    """A 2-layer model with SmolLM2's tokenizer, saved as a model directory (seconds). Idempotent.
-
-    random: random weights (junk names, usually up to the length bound);
-    stop:   every generation ends at its first token (all logits 0, token 0 made the EOS): the
-            cheapest model, for pipeline, batch and memory benchmarks;
-    ramble: never emits EOS (its EOS embedding is zero, so EOS never wins): every generation runs to
-            its length bound, the worst case for time limits.
-    """
-    import torch
-
-    if behaviour not in BEHAVIOURS:
-        raise ValueError(f"behaviour must be one of {BEHAVIOURS}")
-    directory = Path(directory)
-    if (directory / "config.json").is_file() and (directory / "model.safetensors").is_file():
-        return directory
-    from chemnamer.finetune.modelprep import base_tokenizer, tiny_model
-
-    tok = base_tokenizer()
-    with torch.random.fork_rng():
-        model = tiny_model(tok, seed=0)
-    with torch.no_grad():
-        if behaviour == "stop":
-            model.model.norm.weight.zero_()
-            tok.eos_token = tok.convert_ids_to_tokens(0)
-        elif behaviour == "ramble":
-            model.model.embed_tokens.weight[tok.eos_token_id].zero_()
-    tmp = directory.with_name(directory.name + f".tmp{os.getpid()}")
-    model.save_pretrained(tmp)
-    tok.save_pretrained(tmp)
-    os.replace(tmp, directory)
-    return directory
-
 
 _namers: dict = {}
 
@@ -568,19 +531,9 @@ def check_resume(workdir: Path, columns: list[str], rows: list[list], cut: int, 
 # --- recipes ---------------------------------------------------------------------------------------
 
 def _recipe_schema():
-    from chemnamer.finetune.config import RunConfig
+    from chemnamer.recipe import RunConfig
 
-    def walk(obj, prefix=""):
-        out = {}
-        for f in fields(obj):
-            v = getattr(obj, f.name)
-            if is_dataclass(v):
-                out.update(walk(v, f"{prefix}{f.name}."))
-            else:
-                out[prefix + f.name] = v
-        return out
-
-    return walk(RunConfig())
+    return _recipe_walk(RunConfig())
 
 
 _SCHEMA: dict = {}
@@ -727,7 +680,7 @@ def _recipe_walk(obj, prefix=""):
 
 
 def check_recipe(workdir: Path, text: str | bytes | None, sets: list[str]) -> None:
-    from chemnamer.finetune.config import ConfigError, RunConfig, load_recipe
+    from chemnamer.recipe import ConfigError, RunConfig, load_recipe
 
     path = None
     if text is not None:
@@ -783,6 +736,8 @@ class Fuzz:
         run()
 
     def namer(self, n: int) -> None:
+        from chemnamer.model.tinydir import make_tiny_model
+
         model_dir = self.model_dir or make_tiny_model(self.workdir / "tiny-model")
         namer = get_namer(model_dir)
 

@@ -18,7 +18,6 @@ is what is measured; --model takes any model id or directory instead.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import subprocess
@@ -52,10 +51,9 @@ def write_input(path: Path, rows: int) -> Path:
 
 
 def stop_model(workdir: Path) -> Path:
-    spec = importlib.util.spec_from_file_location("chemnamer_bench_fuzz", REPO / "benchmarks" / "fuzz.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.make_tiny_model(workdir / "tiny-stop", "stop")
+    from chemnamer.model.tinydir import make_tiny_model
+
+    return make_tiny_model(workdir / "tiny-stop", "stop")
 
 
 def measure(rows: int, model: str, workdir: Path, home: Path, extra: list[str] = (), timeout: float = 7200) -> dict:

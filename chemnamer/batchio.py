@@ -39,6 +39,7 @@ RESULT = ["name", "verified", "chosen_from", "score", "canonical_smiles", "inchi
 DEFAULT_COLUMN = "smiles"
 DELIMITERS = (",", ";", "\t")
 SNIFF_BYTES = 64 * 1024
+# The file types both readers know, by suffix: a delimiter for delimited text, else the format.
 SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": ",", ".smi": "smi", ".smiles": "smi", ".sdf": "sdf",
             ".sd": "sdf"}
 BOM = codecs.BOM_UTF8
@@ -123,6 +124,45 @@ def text_lines(path: Path) -> Iterator[str]:
             yield _decode(data)
 
 
+# --- records of delimited and SD text (shared with chemnamer.data.userfile) ------------------------
+
+def csv_records(lines: Iterable[str], delimiter: str, first_line: int = 1
+                ) -> Iterator[tuple[int, int, list[str] | None, str | None]]:
+    """(first line, last line, fields, None) for each record of delimited text (a quoted cell may span
+    lines), or (first line, last line, None, the csv module's complaint) for one it cannot read, after
+    which it goes on with the next line. Blank lines are no records. Lines count from `first_line`."""
+    reader = csv.reader(lines, delimiter=delimiter)
+    last = first_line - 1
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            start, last = last + 1, max(last + 1, reader.line_num + first_line - 1)
+            yield start, last, None, str(exc)
+            continue
+        start, last = last + 1, reader.line_num + first_line - 1
+        if fields:
+            yield start, last, fields, None
+
+
+def sd_blocks(lines: Iterable[str]) -> Iterator[tuple[int, int, list[str]]]:
+    """(first line, last line, the record's lines) for each record of an SD file, split at '$$$$'
+    (a last record without it included when it holds anything)."""
+    block: list[str] = []
+    start = 1
+    lineno = 0
+    for lineno, line in enumerate(lines, 1):
+        if line.startswith("$$$$"):
+            yield start, lineno, block
+            block, start = [], lineno + 1
+        else:
+            block.append(line)
+    if any(line.strip() for line in block):
+        yield start, start + len(block), block
+
+
 # --- sources --------------------------------------------------------------------------------------
 
 class Source:
@@ -200,18 +240,10 @@ class DelimitedSource(Source):
         self.column = self.columns[at]
 
     def _rows(self):
-        reader = csv.reader(text_lines(self.path), delimiter=self.delimiter)
-        next(reader, None)  # header
-        while True:
-            try:
-                fields = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:  # a broken quote: report it, the reader goes on with the next line
-                yield None, f"CSV error: {exc}"
-                continue
-            if fields:  # blank lines are not records
-                yield fields, None
+        records = csv_records(text_lines(self.path), self.delimiter)
+        next(records, None)  # header
+        for _start, _end, fields, error in records:  # a broken quote: reported, the reader goes on
+            yield fields, None if error is None else f"CSV error: {error}"
 
     def __iter__(self):
         width = len(self.columns)
@@ -297,14 +329,7 @@ class SdfSource(Source):
             row += 1
 
     def _blocks(self):
-        block: list[str] = []
-        for line in text_lines(self.path):
-            if line.startswith("$$$$"):
-                yield block
-                block = []
-            else:
-                block.append(line)
-        if any(line.strip() for line in block):
+        for _start, _end, block in sd_blocks(text_lines(self.path)):
             yield block
 
     def _record(self, row: int, block: list[str]) -> Record:

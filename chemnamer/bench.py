@@ -50,7 +50,7 @@ def _heavy_atoms(smiles: str) -> int | None:
 def bench_smiles(n: int) -> list[str]:
     """Today's set: the first n molecules of the default recipe's test split."""
     from chemnamer.data.build import build_splits
-    from chemnamer.finetune.config import load_recipe
+    from chemnamer.recipe import load_recipe
     from chemnamer.paths import REPO_ROOT
 
     recipe = REPO_ROOT / "training" / "recipes" / "default.toml"

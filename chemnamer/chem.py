@@ -1,7 +1,7 @@
 """Molecules with RDKit: parse, canonicalize, InChIKey, depict, descriptors.
 
-Everything the user types goes through `parse_input`; it returns a `Molecule` or a `ChemError`
-(errors are values here: a bad SMILES is an everyday input, not an exception). RDKit's own log
+Everything the user types goes through `chemnamer.inputs.parse_input` (SMILES here, names through
+OPSIN); it returns a `Molecule` or a `ChemError` (errors are values here: a bad SMILES is an everyday input, not an exception). RDKit's own log
 lines are captured into the error message, so nothing is printed on stderr.
 """
 from __future__ import annotations
@@ -135,7 +135,8 @@ def _unknown_element(text: str) -> str | None:
 # --- parsing -------------------------------------------------------------------------------------
 
 
-def _precheck(text: str) -> str | ChemError:
+def precheck(text: str) -> str | ChemError:
+    """The text stripped, or why it is no input at all (empty, too long, not valid Unicode)."""
     if text is None:
         return ChemError("empty input")
     if not isinstance(text, str):
@@ -215,7 +216,7 @@ def _inchikey(mol: Any) -> str:
 
 def parse_smiles(text: str) -> Molecule | ChemError:
     """A SMILES string → Molecule (canonical, all fragments and stereo kept) or ChemError."""
-    checked = _precheck(text)
+    checked = precheck(text)
     if isinstance(checked, ChemError):
         return checked
     mol = _mol_from_smiles(checked)
@@ -231,13 +232,14 @@ _WORD = re.compile(r"[a-z]{3,}")
 
 def looks_like_smiles(text: str) -> bool:
     """No spaces, only SMILES characters, and RDKit reads it."""
-    checked = _precheck(text)
+    checked = precheck(text)
     if isinstance(checked, ChemError) or not _SMILES_CHARS.match(checked):
         return False
     return not isinstance(_mol_from_smiles(checked), ChemError)
 
 
-def _looks_like_name(text: str) -> bool:
+def looks_like_name(text: str) -> bool:
+    """Spaces, or a word that is no run of aromatic SMILES atoms, and no SMILES bond or ring marks."""
     if re.search(r"[=#@\\%$]", text):
         return False
     if any(ch.isspace() for ch in text):
@@ -245,40 +247,18 @@ def _looks_like_name(text: str) -> bool:
     return any(set(word) - set("cnops") for word in _WORD.findall(text))
 
 
-def parse_input(text: str, opsin: Any = None) -> Molecule | ChemError:
-    """SMILES first; otherwise, if it reads like a name, OPSIN gives the structure (source='name').
-
-    `opsin` defaults to the process-wide `chemnamer.opsin.get_opsin()`.
-    """
-    checked = _precheck(text)
-    if isinstance(checked, ChemError):
-        return checked
-    as_smiles = parse_smiles(checked)
-    if isinstance(as_smiles, Molecule) or not _looks_like_name(checked):
-        return as_smiles
-    if as_smiles.message.startswith("too large"):
-        return as_smiles
-    if opsin is None:
-        from chemnamer.opsin import get_opsin  # late: OPSIN starts a JVM, only names need it
-
-        opsin = get_opsin()
-    smiles_problem = as_smiles.message.removeprefix("invalid SMILES: ")
-    if not opsin.available():
-        return ChemError(f"not a valid SMILES ({smiles_problem}); reading it as a name needs OPSIN: "
-                         f"{opsin.unavailable_reason}")
-    parsed = opsin.name_to_structure(checked)
-    if parsed.smiles is None:
-        return ChemError(f"neither a valid SMILES ({smiles_problem}) nor a name OPSIN can read "
-                         f"({parsed.error})")
-    mol = _mol_from_smiles(parsed.smiles)
+def molecule_from_name(text: str, smiles: str) -> Molecule | ChemError:
+    """The Molecule of a name `text` whose structure a name reader (OPSIN) gave as `smiles`
+    (source='name'); see chemnamer.inputs.parse_input."""
+    mol = _mol_from_smiles(smiles)
     if isinstance(mol, ChemError):
         return ChemError(f"OPSIN read the name but RDKit rejects its structure: {mol.message}")
-    return _molecule(mol, checked, "name")
+    return _molecule(mol, text, "name")
 
 
 def inchikey_of_smiles(smiles: str) -> str | None:
     """Standard InChIKey of a SMILES; None when it does not parse or InChI fails."""
-    checked = _precheck(smiles)
+    checked = precheck(smiles)
     if isinstance(checked, ChemError):
         return None
     mol = _mol_from_smiles(checked)
@@ -387,7 +367,7 @@ def _stereo_count(mol: Any) -> int:
 @lru_cache(maxsize=4096)
 def identity(smiles: str) -> Identity | ChemError:
     """The comparable forms of a SMILES (cached: one input meets many candidate names)."""
-    checked = _precheck(smiles)
+    checked = precheck(smiles)
     if isinstance(checked, ChemError):
         return checked
     mol = _mol_from_smiles(checked)

@@ -15,13 +15,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"chemnamer {__version__}")
     sub = parser.add_subparsers(dest="command")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"chemnamer.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"chemnamer.commands.{name}":
-                raise
-            continue  # subcommand not built yet
-        module.add(sub)
+        # No try: a command module that fails to import is a broken install, said at once with its
+        # traceback, never a subcommand that silently goes missing from --help.
+        importlib.import_module(f"chemnamer.commands.{name}").add(sub)
     return parser
 
 

@@ -18,9 +18,9 @@ import re
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
-from chemnamer import chem
+from chemnamer import chem, inputs
 from chemnamer.data.case import is_old_style, restore_case
 from chemnamer.refnames import clean_name, is_component_list
 
@@ -150,6 +150,23 @@ class NamingResult:
             "reference_json": asdict(self.reference), "error": self.error, "ms_json": self.ms, "device": self.device,
         }
 
+    @classmethod
+    def from_record(cls, rec: dict) -> NamingResult:
+        """The inverse of `to_record`: a result rebuilt from a history row (with its id)."""
+        ref_fields = {f.name for f in fields(References)}
+        ref = References(**{k: v for k, v in (rec.get("reference_json") or {}).items() if k in ref_fields})
+        ref.pubchem = ref.pubchem or rec.get("reference_pubchem")
+        ref.rule_based = ref.rule_based or rec.get("reference_rule_based")
+        cand_fields = {f.name for f in fields(CandidateResult)}
+        cands = [CandidateResult(**{k: v for k, v in c.items() if k in cand_fields})
+                 for c in rec.get("candidates") or [] if isinstance(c, dict) and "name" in c]
+        return cls(
+            input=rec.get("input") or "", source=rec.get("source") or "smiles", smiles=rec.get("smiles"),
+            inchikey=rec.get("inchikey"), name=rec.get("name"), verified=rec.get("verified"),
+            score=rec.get("score"), chosen_from=rec.get("chosen_from"), candidates=cands, reference=ref,
+            model=rec.get("model_id"), mode=rec.get("mode") or "model", device=rec.get("device"),
+            ms=rec.get("ms_json") or {}, error=rec.get("error"), id=rec.get("id"))
+
 
 class Namer:
     """Holds one loaded model (lazily) and names molecules with it. Thread-safe: one naming at a time."""
@@ -188,8 +205,8 @@ class Namer:
     # --- model -----------------------------------------------------------------------------------
     def load(self):
         """Load the model now; on failure remember why and fall back to reference-only naming."""
-        from chemnamer import models
-        from chemnamer.generate import Generator
+        from chemnamer.model import loading as models
+        from chemnamer.model.generate import Generator
 
         with self._lock:
             if self._generator is not None or self.model_error is not None:
@@ -211,8 +228,8 @@ class Namer:
     def load_guided(self):
         """Load the guided model now; on failure remember why (guided naming then falls back to the
         verified rule-based name)."""
-        from chemnamer import models
-        from chemnamer.generate import Generator
+        from chemnamer.model import loading as models
+        from chemnamer.model.generate import Generator
 
         with self._lock:
             if self._guided_generator is None and self.guided_error is None:
@@ -255,7 +272,7 @@ class Namer:
             results, molecules = [], []
             for text in texts:
                 t0 = time.perf_counter()
-                parsed = chem.parse_input(text if isinstance(text, str) else "")
+                parsed = inputs.parse_input(text if isinstance(text, str) else "")
                 r = NamingResult(input=text if isinstance(text, str) else repr(text), mode=mode)
                 r.ms["parse"] = _ms(t0)
                 if isinstance(parsed, chem.ChemError):
@@ -502,7 +519,7 @@ def first_verified_rule_name(smiles: str, timeout_s: float = 5.0, verify: bool =
     openclatura's name is missing or wrong. Without verification, openclatura's name. A namer that
     times out ends the search: the stage stays within one time-out."""
     from chemnamer.opsin import get_opsin
-    from chemnamer.reference import NAMERS, rule_based_name
+    from chemnamer.rulebased import NAMERS, rule_based_name
 
     t0 = time.perf_counter()
     best, errors = RuleDraft(None, None, None, None, 0.0), []
@@ -530,7 +547,7 @@ def default_mode(model_id: str | None = None) -> str:
     guided one in mode "guided"."""
     if model_id is None:
         return DEFAULT_MODE
-    from chemnamer import models
+    from chemnamer.model import loading as models
 
     return "guided" if models.is_guided(model_id) else "model"
 

@@ -29,6 +29,7 @@ from functools import lru_cache
 
 from chemnamer import chem
 from chemnamer.chem import inchikey_of_smiles
+from chemnamer.shared import process_wide
 
 JAVA_MISSING = "Java not found: install Java 17 for verification"
 # Real names stay far below this; it bounds the time OPSIN can spend on junk (a per-call guard).
@@ -303,14 +304,7 @@ class Opsin:
                             parsed.smiles)
 
 
-_instance: Opsin | None = None
-_instance_lock = threading.Lock()
-
-
+@process_wide
 def get_opsin() -> Opsin:
     """The process-wide Opsin (one JVM per process)."""
-    global _instance
-    with _instance_lock:
-        if _instance is None:
-            _instance = Opsin()
-        return _instance
+    return Opsin()

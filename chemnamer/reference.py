@@ -1,25 +1,18 @@
-"""Reference names: the PubChem tables shipped by `chemicals`, and a rule-based name (openclatura).
+"""Reference names: the PubChem tables shipped by `chemicals`.
 
 The three identifier TSVs (`pubchem large` 71k rows, `pubchem small`, `example user db`) are
 imported once into an indexed SQLite file in the user cache dir; later runs open it read-only.
 TSV columns (no header): cid, CAS, formula, MW, SMILES, InChI, InChIKey, IUPAC name, common name,
 synonyms... Names are lowercase PubChem style, some old ("oxidanyl", "chloranyl").
-
-The rule-based namer runs in a long-lived child process: openclatura can take seconds or never
-return on odd structures, and only a process can be stopped from outside.
+The rule-based names (openclatura, nispo) are chemnamer.rulebased's.
 """
 from __future__ import annotations
 
-import atexit
 import importlib.metadata
 import importlib.util
 import itertools
-import json
 import os
-import queue
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -28,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chemnamer import paths
+from chemnamer.shared import process_wide
 
 SCHEMA_VERSION = 1
 # Preference order when the same InChIKey is in several files.
@@ -260,233 +254,7 @@ class ReferenceTable:
         return self._con().execute("SELECT count(*) FROM compound").fetchone()[0]
 
 
-_table: ReferenceTable | None = None
-_table_lock = threading.Lock()
-
-
+@process_wide
 def get_reference_table() -> ReferenceTable:
     """The process-wide table; the first call may build it (a few seconds, once per machine)."""
-    global _table
-    with _table_lock:
-        if _table is None:
-            _table = ReferenceTable()
-        return _table
-
-
-# --- rule-based names ----------------------------------------------------------------------------
-
-
-@dataclass
-class RuleName:
-    name: str | None
-    error: str | None
-    ms: float
-
-
-WORKER_FLAG = "--chemnamer-rule-worker"
-
-
-# The rule-based namers, in the order their names are preferred (openclatura: 97.6 % structure-correct
-# on 1,000 drug-like PubChem compounds, nispo 93.2 %, either one 99.1 %).
-NAMERS = ("openclatura", "nispo")
-
-
-def _worker_command(namer: str = "openclatura") -> list[str]:
-    if getattr(sys, "frozen", False):
-        # A frozen app has no `python -c`: its entry point must call run_worker_if_requested() first.
-        return [sys.executable, WORKER_FLAG, namer]
-    return [sys.executable, "-c", f"from chemnamer.reference import _rule_worker; _rule_worker({namer!r})"]
-
-
-def run_worker_if_requested(argv: list[str] | None = None) -> None:
-    """For frozen builds: become the rule-based worker when started with WORKER_FLAG [NAMER]."""
-    argv = sys.argv if argv is None else argv
-    if WORKER_FLAG in argv:
-        rest = argv[argv.index(WORKER_FLAG) + 1:]
-        _rule_worker(rest[0] if rest else "openclatura")
-        sys.exit(0)
-
-
-def _namer_function(namer: str):
-    """SMILES → name ('' or an exception when it has none), after paying the import and warm-up cost
-    before 'ready' (nispo's first call loads its rule tables: ~2-17 s, longer than a naming timeout)."""
-    if namer == "openclatura":
-        import openclatura
-
-        return openclatura.name_smiles
-    if namer == "nispo":
-        import nispo
-
-        nispo.smiles_to_iupac("CCO")
-        return nispo.smiles_to_iupac
-    raise ValueError(f"unknown rule-based namer {namer!r}; one of {', '.join(NAMERS)}")
-
-
-def _rule_worker(namer: str = "openclatura") -> None:
-    """Child process: JSON lines in (SMILES), JSON lines out ([name, error]) until stdin closes."""
-    # The protocol keeps the real stdout; a library's stray print goes to stderr instead.
-    out = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
-    os.dup2(2, 1)
-    try:
-        import warnings
-
-        from rdkit import RDLogger
-
-        warnings.simplefilter("ignore")
-        RDLogger.DisableLog("rdApp.*")
-        name_smiles = _namer_function(namer)
-    except Exception as exc:  # noqa: BLE001 - reported to the parent as a value
-        out.write(json.dumps(["ready", f"{namer} unavailable: {type(exc).__name__}: {exc}"]) + "\n")
-        return
-    out.write(json.dumps(["ready", None]) + "\n")
-    for line in sys.stdin:
-        smiles = json.loads(line)
-        try:
-            name = name_smiles(smiles)
-            # the namers return '' rather than raising when they have no name
-            result = [name, None] if name else [None, f"{namer} could not name this structure"]
-        except Exception as exc:  # noqa: BLE001
-            result = [None, f"{namer} failed: {type(exc).__name__}: {exc}"]
-        out.write(json.dumps(result) + "\n")
-
-
-class RuleNamer:
-    """A rule-based namer (openclatura or nispo) in a reusable worker process; killed and restarted
-    after a timeout.
-
-    The worker is a plain `python -c` child speaking JSON lines, not a multiprocessing 'spawn'
-    Process: spawn re-imports the parent's __main__ (the CLI or GUI entry, with torch and Qt) in the
-    child and fails outright when that main is stdin. Starting costs about a second (RDKit +
-    openclatura imports), so the worker is kept between calls; calls are serialized.
-    """
-
-    START_TIMEOUT_S = 120.0  # a cold start on a busy machine; not counted in the naming timeout
-
-    def __init__(self, namer: str = "openclatura"):
-        if namer not in NAMERS:
-            raise ValueError(f"unknown rule-based namer {namer!r}; one of {', '.join(NAMERS)}")
-        self.namer = namer
-        self._lock = threading.Lock()
-        self._proc: subprocess.Popen | None = None
-        self._replies: queue.Queue | None = None
-        self._error: str | None = None  # permanent: openclatura cannot be imported
-        self.starts = 0
-
-    def _ensure_started(self) -> str | None:
-        if self._proc is not None and self._proc.poll() is None:
-            return None
-        self._stop()
-        env = dict(os.environ)
-        # The child must import this chemnamer even when it is not installed (a source checkout).
-        root = str(Path(__file__).resolve().parent.parent)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-        proc = subprocess.Popen(_worker_command(self.namer), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                env=env, text=True, encoding="utf-8", bufsize=1)
-        replies: queue.Queue = queue.Queue()
-        # A reader thread turns the pipe into a queue: queue.get(timeout=) works on every platform.
-        threading.Thread(target=_pump, args=(proc.stdout, replies), daemon=True,
-                         name="chemnamer-rule-reader").start()
-        self.starts += 1
-        self._proc, self._replies = proc, replies
-        reply = self._reply(self.START_TIMEOUT_S)
-        if reply is None or reply is _EOF or reply[0] != "ready":
-            self._kill()
-            return "rule-based namer did not start"
-        if reply[1]:
-            self._kill()
-            self._error = reply[1]
-        return reply[1]
-
-    def _reply(self, timeout_s: float):
-        try:
-            return self._replies.get(timeout=timeout_s)
-        except queue.Empty:
-            return None
-
-    def _stop(self) -> None:
-        proc, self._proc, self._replies = self._proc, None, None
-        if proc is None:
-            return
-        try:
-            proc.stdin.close()  # the worker's loop ends at EOF
-        except OSError:
-            pass
-        try:
-            proc.wait(1)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-    def _kill(self) -> None:
-        """A stuck worker cannot be asked to stop: kill it; the next call starts a fresh one."""
-        if self._proc is not None:
-            self._proc.kill()
-        self._stop()
-
-    def start(self) -> str | None:
-        """Start the worker now (e.g. in the background at app start); returns an error or None."""
-        with self._lock:
-            return self._error or self._ensure_started()
-
-    def name(self, smiles: str, timeout_s: float = 5.0) -> RuleName:
-        with self._lock:
-            if self._error:
-                return RuleName(None, self._error, 0.0)
-            error = self._ensure_started()
-            if error:
-                return RuleName(None, error, 0.0)
-            t0 = time.perf_counter()
-            try:
-                self._proc.stdin.write(json.dumps(smiles) + "\n")
-                self._proc.stdin.flush()
-            except OSError:
-                self._kill()
-                return RuleName(None, "rule-based namer crashed", 0.0)
-            reply = self._reply(timeout_s)
-            ms = (time.perf_counter() - t0) * 1000
-            if reply is None:
-                self._kill()
-                return RuleName(None, f"rule-based naming timed out after {timeout_s:g} s", ms)
-            if reply is _EOF:
-                self._kill()
-                return RuleName(None, "rule-based namer crashed", ms)
-            return RuleName(reply[0], reply[1], ms)
-
-    def close(self) -> None:
-        with self._lock:
-            self._stop()
-
-
-_EOF = object()  # the worker's stdout closed
-
-
-def _pump(stream, replies: queue.Queue) -> None:
-    try:
-        for line in stream:
-            try:
-                replies.put(json.loads(line))
-            except ValueError:
-                continue
-    except (OSError, ValueError):
-        pass
-    finally:
-        stream.close()
-    replies.put(_EOF)
-
-
-_rule_namers: dict[str, RuleNamer] = {}
-_rule_lock = threading.Lock()
-
-
-def get_rule_namer(namer: str = "openclatura") -> RuleNamer:
-    """The process-wide worker of one namer; each namer has its own process, so both run at once."""
-    with _rule_lock:
-        if namer not in _rule_namers:
-            _rule_namers[namer] = RuleNamer(namer)
-            atexit.register(_rule_namers[namer].close)  # let the worker see EOF and exit cleanly
-        return _rule_namers[namer]
-
-
-def rule_based_name(smiles: str, timeout_s: float = 5.0, namer: str = "openclatura") -> RuleName:
-    """A rule-based namer's name for a SMILES, bounded by `timeout_s` (the worker is restarted after)."""
-    return get_rule_namer(namer).name(smiles, timeout_s)
+    return ReferenceTable()

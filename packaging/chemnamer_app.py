@@ -2,10 +2,10 @@
 
 Child processes re-enter here, because in a frozen app `sys.executable` is this program
 and there is no `python -c`:
-  * the rule-based naming worker (chemnamer.reference starts `<app> --chemnamer-rule-worker`) and
-    the GUI's training child (chemnamer.finetune.subprocess_run starts `<app> --chemnamer-train-worker`):
-    their run_worker_if_requested() must come first, before the CLI parses arguments;
-  * multiprocessing 'spawn' children (ZINC labelling pool, data loaders): freeze_support().
+  * every chemnamer worker (chemnamer.childproc.WORKERS: the rule-based namers, ZINC labelling, the
+    GUI's training child) is `<app> --chemnamer-...-worker ARGS`: childproc.run_worker_if_requested()
+    must come first, before the CLI parses arguments;
+  * multiprocessing 'spawn' children (data loaders): freeze_support().
 """
 import importlib.util
 import multiprocessing
@@ -14,12 +14,9 @@ import sys
 
 def main() -> int:
     multiprocessing.freeze_support()
-    from chemnamer import reference
+    from chemnamer import childproc  # stdlib imports only; no Qt
 
-    reference.run_worker_if_requested()  # exits when this process is the rule-based worker
-    from chemnamer.finetune import subprocess_run  # stdlib imports only; no Qt
-
-    subprocess_run.run_worker_if_requested()  # exits when this process is the GUI's training child
+    childproc.run_worker_if_requested()  # exits when this process is one of chemnamer's workers
     from chemnamer.cli import main as cli_main
 
     argv = sys.argv[1:]

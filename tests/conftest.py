@@ -26,7 +26,8 @@ def home(tmp_path, monkeypatch):
 def tiny_dir(tmp_path_factory):
     """SmolLM2's tokenizer on a random 2-layer Llama, saved like a trained model: loads in a second,
     names nonsense quickly."""
-    from chemnamer.finetune.modelprep import base_tokenizer, tiny_model
+    from chemnamer.model.loading import base_tokenizer
+    from chemnamer.model.tiny import tiny_model
 
     out = tmp_path_factory.mktemp("tiny-model")
     tok = base_tokenizer()

@@ -13,9 +13,10 @@ from chemnamer.chem import (
     descriptors,
     inchikey_of_smiles,
     looks_like_smiles,
-    parse_input,
     parse_smiles,
 )
+from chemnamer.inputs import parse_input
+
 
 def _opsin_missing():
     from chemnamer.opsin import get_opsin

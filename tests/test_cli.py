@@ -34,6 +34,23 @@ def test_version(tmp_path):
     assert proc.returncode == 0 and proc.stdout.strip() == f"chemnamer {__version__}"
 
 
+def test_every_command_module_registers_and_a_broken_one_fails_loudly(tmp_path, monkeypatch):
+    import chemnamer.commands
+    from chemnamer import cli
+
+    sub = next(a for a in cli.build_parser()._actions if a.dest == "command")
+    assert {"name", "check", "batch", "history", "models", "train", "data", "eval", "runs", "bench", "gui"} <= set(sub.choices)
+    # A command module whose own import fails (a missing dependency) stops the CLI with that error.
+    (tmp_path / "broken_cmd.py").write_text("import chemnamer_no_such_dependency\n")
+    monkeypatch.setattr(chemnamer.commands, "__path__", [*chemnamer.commands.__path__, str(tmp_path)])
+    monkeypatch.setattr(cli, "COMMAND_MODULES", [*cli.COMMAND_MODULES, "broken_cmd"])
+    with pytest.raises(ModuleNotFoundError, match="chemnamer_no_such_dependency"):
+        cli.build_parser()
+    monkeypatch.setattr(cli, "COMMAND_MODULES", [*cli.COMMAND_MODULES[:-1], "not_written_yet"])
+    with pytest.raises(ModuleNotFoundError, match="not_written_yet"):
+        cli.build_parser()
+
+
 def test_name_json_then_history(tiny_dir, tmp_path):
     proc = cli("name", "--json", "--model", str(tiny_dir), "--beams", "2", ASPIRIN, "C1CC", "-",
                home=tmp_path, stdin="\nethanol\n")

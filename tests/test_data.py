@@ -241,7 +241,7 @@ def test_extra_input_columns_become_named_template_inputs(tmp_path):
     sanitized name, through the splits (DataConfig.extra_columns) into a two-input prompt."""
     from chemnamer.data.build import build_splits
     from chemnamer.data.userfile import input_names
-    from chemnamer.finetune.config import ConfigError, DataConfig, load_recipe
+    from chemnamer.recipe import ConfigError, DataConfig, load_recipe
 
     assert input_names(["Rule", "rule", "Rule name", "2nd try", "source", "Ätzend"]) == {
         "Rule": "rule", "rule": "rule_2", "Rule name": "rule_name", "2nd try": "c2nd_try", "source": "source_2",
@@ -325,7 +325,9 @@ def test_label_smiles_timeout():
     assert label_smiles("C1CC").reason == "invalid_smiles"
 
 
-def test_zinc_build_resumes(tmp_path, monkeypatch, opsin):
+@pytest.fixture
+def zinc(tmp_path, monkeypatch, opsin):
+    """chemnamer.data.zinc with a fresh cache folder (skipped without openclatura or the MOSES files)."""
     pytest.importorskip("openclatura")
     from chemnamer.data import zinc
 
@@ -334,6 +336,10 @@ def test_zinc_build_resumes(tmp_path, monkeypatch, opsin):
     except zinc.ZincError as exc:
         pytest.skip(str(exc))
     monkeypatch.setenv("CHEMNAMER_CACHE", str(tmp_path))
+    return zinc
+
+
+def test_zinc_build_resumes(zinc, tmp_path, opsin):
     first = zinc.build_zinc(5, workers=1, chunk_size=10, progress=False)
     assert "error" not in first, first
     assert first["chunks"]["built"] == 1 and first["run"]["molecules"] == 10
@@ -363,6 +369,40 @@ def test_zinc_build_resumes(tmp_path, monkeypatch, opsin):
         list(zinc.cached_zinc_pairs(limit=len(pairs) + 1))
 
 
+
+def test_zinc_worker_killed_mid_chunk_is_replaced_and_its_molecule_skipped(zinc, monkeypatch):
+    """A worker that dies mid-chunk (killed here, as a crash or the OOM killer would): the parent
+    starts a fresh one, hands it the chunk again with the molecule after the last one reported
+    skipped as worker_lost, and the build completes."""
+    import threading
+    import time
+
+    spawned = []
+    real_spawn = zinc._spawn
+
+    def spawn(*args):  # the real worker, remembered so the test can kill it
+        slot = real_spawn(*args)
+        spawned.append(slot)
+        return slot
+
+    monkeypatch.setattr(zinc, "_spawn", spawn)
+    box: dict = {}
+    build = threading.Thread(target=lambda: box.update(report=zinc.build_zinc(
+        5, workers=1, chunk_size=60, progress=False)))
+    build.start()
+    deadline = time.monotonic() + 600
+    while not (spawned and spawned[0].ready and spawned[0].pos >= 0) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert spawned and spawned[0].pos >= 0, "the first worker never started labelling"
+    spawned[0].child.proc.kill()
+    build.join(600)
+    report = box["report"]
+    assert "error" not in report, report
+    assert len(spawned) >= 2 and not spawned[0].child.alive  # a fresh worker took over
+    assert report["rejected"].get("worker_lost") == 1  # the culprit only, not the chunk
+    assert report["chunks"]["built"] >= 1 and report["chunks"]["failed"] == 0
+    assert report["molecules"] == 60 * report["chunks"]["available"]
+
 def test_cli_data_build(tmp_path, monkeypatch, capsys):
     from chemnamer.cli import main
 
@@ -387,7 +427,7 @@ def test_default_split_hashes_match_the_model_card():
     from pathlib import Path
 
     from chemnamer.data.build import build_splits
-    from chemnamer.finetune.config import load_recipe
+    from chemnamer.recipe import load_recipe
 
     root = Path(__file__).resolve().parent.parent
     card = (root / "resources/models/default/MODEL_CARD.md").read_text()

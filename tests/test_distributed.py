@@ -26,8 +26,8 @@ def torchrun() -> list[str]:
 
 
 def test_two_process_data_parallel_run(home, tmp_path):
-    from chemnamer import models
-    from chemnamer.generate import Generator
+    from chemnamer.model import loading
+    from chemnamer.model.generate import Generator
     from chemnamer.store import runs
 
     out = tmp_path / "run"
@@ -51,6 +51,6 @@ def test_two_process_data_parallel_run(home, tmp_path):
     results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     assert [r["model_id"] for r in results if r["model_id"]] == [run["model_id"]]
 
-    loaded = models.load(run["model_id"], device="cpu")
+    loaded = loading.load(run["model_id"], device="cpu")
     cands = Generator.from_loaded(loaded).generate(["CCO"], beams=2, max_new_tokens=8)
     assert len(cands) == 1

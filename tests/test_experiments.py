@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from chemnamer.finetune.callbacks import Callback, CancelToken
-from chemnamer.finetune.config import ConfigError
+from chemnamer.recipe import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -7,9 +7,9 @@ order, finished or cut off), scores within float noise.
 """
 import pytest
 
-from chemnamer import generate as generation
-from chemnamer.fastllama import FastLlama, supported
-from chemnamer.generate import EARLY_STOPPING, MAX_NEW_TOKENS, Generator, token_budget
+from chemnamer.model import generate as generation
+from chemnamer.model.fastllama import FastLlama, supported
+from chemnamer.model.generate import EARLY_STOPPING, MAX_NEW_TOKENS, Generator, token_budget
 
 # Real molecules of many sizes, written the way the model reads them (PubChem's Kekulé SMILES).
 MOLECULES = [
@@ -28,9 +28,9 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 @pytest.fixture(scope="module")
 def shipped():
     """The default model through transformers (for `generate`) and the lean decoder on the same weights."""
-    from chemnamer import models
+    from chemnamer.model import loading
 
-    loaded = models.load("default", device="cpu")
+    loaded = loading.load("default", device="cpu")
     gen = Generator.from_loaded(loaded)
     return loaded.model, gen, FastLlama.from_model(loaded.model)
 
@@ -148,13 +148,13 @@ def test_generator_paths_agree_with_per_row_budgets(shipped):
 def test_token_budget_holds_every_validation_name():
     """The per-size budget, fitted on training + validation names, must not cut any validation name
     (EOS counted) of the default recipe, and stays under the hard cap."""
-    from chemnamer import models
+    from chemnamer.model import loading
     from chemnamer.data.build import build_splits
-    from chemnamer.finetune.config import load_recipe
+    from chemnamer.recipe import load_recipe
     from chemnamer.paths import REPO_ROOT
 
     _, valid, _, _ = build_splits(load_recipe(REPO_ROOT / "training" / "recipes" / "default.toml").data)
-    gen = Generator.from_loaded(models.load("default", device="cpu", lite=True))
+    gen = Generator.from_loaded(loading.load("default", device="cpu", lite=True))
     assert len(valid) == 200
     slack = [token_budget(len(gen.encode(p.source))) - (len(gen.encode(p.target)) + 1) for p in valid]
     assert min(slack) >= 0, min(slack)

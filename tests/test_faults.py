@@ -9,7 +9,6 @@ fault is per process (the JVM starts once per process; two instances are two pro
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import shutil
@@ -20,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from chemnamer import models
+from chemnamer.model import loading
+from chemnamer.model.tinydir import make_tiny_model
 from chemnamer.naming import Namer
 from chemnamer.opsin import JAVA_MISSING, Opsin, get_opsin
 
@@ -30,23 +30,15 @@ REPO = Path(__file__).resolve().parent.parent
 ASPIRIN, ASPIRIN_KEY = "CC(=O)Oc1ccccc1C(=O)O", "BSYNRYMUTXBXSQ-UHFFFAOYSA-N"
 
 
-def _fuzz_module():
-    spec = importlib.util.spec_from_file_location("chemnamer_bench_fuzz", REPO / "benchmarks" / "fuzz.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, mod)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.fixture(scope="session")
 def stop_model(tmp_path_factory):
     """A tiny model whose every generation ends at once: faults, not generation, are under test here."""
-    return _fuzz_module().make_tiny_model(tmp_path_factory.getbasetemp() / "tiny-stop", "stop")
+    return make_tiny_model(tmp_path_factory.getbasetemp() / "tiny-stop", "stop")
 
 
 @pytest.fixture(scope="session")
 def random_model(tmp_path_factory):
-    return _fuzz_module().make_tiny_model(tmp_path_factory.getbasetemp() / "tiny-random", "random")
+    return make_tiny_model(tmp_path_factory.getbasetemp() / "tiny-random", "random")
 
 
 def run_python(code: str, env: dict, timeout: float = 1800) -> dict:
@@ -134,7 +126,7 @@ def test_broken_opsin_jar_names_with_null_verification(stop_model, tmp_path):
 import json
 import chemnamer.opsin as o
 o.find_jar = lambda: {str(jar)!r}
-from chemnamer.chem import parse_input
+from chemnamer.inputs import parse_input
 from chemnamer.naming import Namer
 n = Namer({str(stop_model)!r}, beams=1, rule_based=False)
 r = n.name({ASPIRIN!r}, mode="best")
@@ -153,7 +145,7 @@ print(json.dumps(dict(available=opsin.available(), reason=opsin.unavailable_reas
 # --- rule-based naming stuck -----------------------------------------------------------------------
 
 def test_rule_based_timeout_is_an_error_value_and_naming_goes_on(stop_model, home):
-    from chemnamer.reference import get_rule_namer
+    from chemnamer.rulebased import get_rule_namer
 
     # A fresh worker (an earlier test may have named aspirin already: openclatura then answers from
     # its cache in well under a millisecond); a cold worker start is not part of the per-molecule limit.
@@ -209,8 +201,8 @@ DAMAGES = ["truncated weights", "empty weights", "garbage weights", "no weights"
 @pytest.mark.parametrize("how", DAMAGES)
 def test_damaged_model_is_model_error_and_namer_falls_back(stop_model, tmp_path, how):
     bad = _damage(stop_model, tmp_path / "model", how)
-    with pytest.raises(models.ModelError) as err:
-        models.load(str(bad), device="cpu")
+    with pytest.raises(loading.ModelError) as err:
+        loading.load(str(bad), device="cpu")
     message = str(err.value)
     assert str(bad) in message and len(message) < 1000 and "\n" not in message.strip(), message
     r = Namer(str(bad), beams=1, rule_based=False, store=False).name(ASPIRIN, mode="best")
@@ -355,7 +347,7 @@ def test_disk_full_during_checkpoint(home, tmp_path, monkeypatch, capsys):
         assert json.loads((last / trainer.STATE_FILE).read_text())["step"] == 2
         assert sorted(p.name for p in out.iterdir()) == ["balloon", "checkpoint-0000002"], \
             "a failed checkpoint left a partial folder behind"
-        loaded = models.load(str(last), device="cpu")
+        loaded = loading.load(str(last), device="cpu")
         assert loaded.vocab is not None and loaded.model is not None
         # Room again: resume from the intact checkpoint and finish, under the same run.
         balloons[0].unlink()

@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from chemnamer.finetune.callbacks import Callback, CancelToken
-from chemnamer.finetune.config import ConfigError, load_recipe
+from chemnamer.recipe import ConfigError, load_recipe
 from chemnamer.finetune.trainer import STATE_FILE, train
 
 REPO = Path(__file__).resolve().parent.parent
@@ -106,8 +106,8 @@ def test_cancel_leaves_checkpoint_and_status(home, tmp_path):
 
 
 def test_run_rows_and_registered_model(home, tmp_path):
-    from chemnamer import models
-    from chemnamer.generate import Generator
+    from chemnamer.model import loading
+    from chemnamer.model.generate import Generator
     from chemnamer.store import runs
 
     res = train(smoke(), output_dir=tmp_path / "run")  # the whole recipe: 2 epochs of 16 steps
@@ -124,7 +124,7 @@ def test_run_rows_and_registered_model(home, tmp_path):
     # keep_checkpoints = 2: older checkpoint folders are pruned
     assert len(list((tmp_path / "run").glob("checkpoint-*"))) == 2
 
-    loaded = models.load(res.model_id, device="cpu")
+    loaded = loading.load(res.model_id, device="cpu")
     assert loaded.vocab is not None and loaded.template["response_marker"] == "\nIUPAC: "
     gen = Generator.from_loaded(loaded)
     ids, _, width = gen._batch(["CCO"])
@@ -138,8 +138,8 @@ def test_run_rows_and_registered_model(home, tmp_path):
 def test_continued_training_starts_from_a_trimmed_model(home, tmp_path):
     """Stage 2 of a recipe: model.base = a fine-tuned, vocabulary-trimmed model. Its map is kept, its
     weights are the start (the first loss is stage 1's, not a random model's), and the result loads."""
-    from chemnamer import models
-    from chemnamer.finetune.vocab import VocabMap
+    from chemnamer.model import loading
+    from chemnamer.model.vocab import VocabMap
 
     first = Recorder()
     one = train(smoke("train.max_steps=24", "train.log_every=1", "train.scheduler=constant"), [first],
@@ -152,7 +152,7 @@ def test_continued_training_starts_from_a_trimmed_model(home, tmp_path):
     assert VocabMap.load(tmp_path / "stage2" / "model").kept == VocabMap.load(stage1).kept
     assert second.info["vocab"] == first.info["vocab"]
     assert second.steps[0][1] < first.steps[0][1] - 1.0, (first.steps[:2], second.steps[:2])
-    loaded = models.load(str(tmp_path / "stage2" / "model"), device="cpu")
+    loaded = loading.load(str(tmp_path / "stage2" / "model"), device="cpu")
     assert loaded.vocab is not None and loaded.model.config.num_hidden_layers == 2
 
 
@@ -219,7 +219,8 @@ def test_killed_process_is_marked_interrupted_then_resumes(home, tmp_path):
 # --- model surgery -------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def tiny():
-    from chemnamer.finetune.modelprep import base_tokenizer, tiny_model
+    from chemnamer.model.loading import base_tokenizer
+    from chemnamer.model.tiny import tiny_model
 
     tok = base_tokenizer()
     return tiny_model(tok, seed=0).eval(), tok
@@ -229,7 +230,7 @@ TEXTS = ["SMILES: CC(=O)Oc1ccccc1C(=O)O\nIUPAC: 2-acetyloxybenzoic acid", "SMILE
 
 
 def test_vocab_trim_keeps_logits_and_expand_restores(tiny):
-    from chemnamer.finetune.vocab import VocabMap
+    from chemnamer.model.vocab import VocabMap
 
     full, tok = tiny
     vocab = VocabMap.build(tok, TEXTS)
@@ -278,9 +279,9 @@ def test_vocab_trim_keeps_logits_and_expand_restores(tiny):
 
 
 def test_keep_layers(tiny):
-    from chemnamer.finetune.config import ModelConfig
+    from chemnamer.recipe import ModelConfig
     from chemnamer.finetune.modelprep import prepare
-    from chemnamer.finetune.surgery import decoder_layers, keep_layers
+    from chemnamer.model.surgery import decoder_layers, keep_layers
 
     full, _ = tiny
     model = copy.deepcopy(full)
@@ -300,7 +301,7 @@ def test_keep_layers(tiny):
 def test_lora_trains_adapters_only_and_loads(home, tmp_path):
     from peft import PeftModel
 
-    from chemnamer import models
+    from chemnamer.model import loading
     from chemnamer.finetune.modelprep import prepare
     from chemnamer.finetune.trainer import _load_weights
 
@@ -319,9 +320,9 @@ def test_lora_trains_adapters_only_and_loads(home, tmp_path):
     assert (model_dir / "adapter_config.json").is_file() and not (model_dir / "model.safetensors").exists()
     # Two independent paths to the trained model: the registry (adapter merged into a rebuilt,
     # sliced and trimmed base) and the trainer's own resume path. They must agree.
-    loaded = models.load(res.model_id, device="cpu")
+    loaded = loading.load(res.model_id, device="cpu")
     assert not isinstance(loaded.model, PeftModel) and len(loaded.model.model.layers) == 1
-    from chemnamer.finetune.vocab import VocabMap
+    from chemnamer.model.vocab import VocabMap
 
     vocab = VocabMap.load(model_dir)
     ref, *_ = prepare(cfg.model, [], cfg.train.seed, vocab)
@@ -365,6 +366,17 @@ def test_set_override_errors():
         load_recipe(SMOKE, ["train.nope=1"])
     assert load_recipe(SMOKE, ["train.lr=0.5"]).train.lr == 0.5
 
+
+
+def test_stored_config_goes_through_the_recipe_parser():
+    from chemnamer.recipe import RunConfig, config_from_dict
+
+    stored = RunConfig().to_dict()
+    stored["train"]["lr"], stored["_info"], stored["data"]["gone_setting"] = 1e-4, {"run": 3}, 1
+    assert config_from_dict(stored).train.lr == 1e-4  # keys this version does not know are skipped
+    stored["train"]["batch_size"] = "many"  # ... but a value of the wrong type is an error, as in a recipe
+    with pytest.raises(ConfigError, match=r"stored config: train\.batch_size: expected int"):
+        config_from_dict(stored)
 
 # --- CLI: eval and runs ---------------------------------------------------------------------------
 def test_eval_and_runs_commands(home, tmp_path, capsys):

@@ -48,7 +48,7 @@ def test_guided_refuses_a_model_without_a_rule_input(tiny_dir):
 
 def test_nispo_names_when_openclatura_cannot():
     """Both namers run in their own workers; nispo's name is used only when openclatura's fails."""
-    from chemnamer.reference import rule_based_name
+    from chemnamer.rulebased import rule_based_name
 
     first = rule_based_name("CC(C)(C)C(N)CO", namer="nispo")
     assert first.error is None and first.name == "2-amino-3,3-dimethylbutanol"

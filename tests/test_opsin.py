@@ -213,7 +213,7 @@ def test_java_missing_gives_none_not_crash(tmp_path):
     code = (
         "import json\n"
         "from chemnamer.opsin import get_opsin\n"
-        "from chemnamer.chem import parse_input\n"
+        "from chemnamer.inputs import parse_input\n"
         "o = get_opsin()\n"
         "v = o.verify('2-acetyloxybenzoic acid', 'BSYNRYMUTXBXSQ-UHFFFAOYSA-N')\n"
         "c = o.check('ethanol', 'CCO')\n"

@@ -64,7 +64,8 @@ def _db_revision(home: Path) -> str:
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     """A random 2-layer Llama with SmolLM2's tokenizer: stands in for the shipped default model."""
-    from chemnamer.finetune.modelprep import base_tokenizer, tiny_model
+    from chemnamer.model.loading import base_tokenizer
+    from chemnamer.model.tiny import tiny_model
 
     out = tmp_path_factory.mktemp("tiny-default")
     tok = base_tokenizer()

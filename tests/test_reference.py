@@ -6,13 +6,8 @@ import time
 import pytest
 
 from chemnamer import reference
-from chemnamer.reference import (
-    ReferenceRecord,
-    ReferenceTable,
-    RuleNamer,
-    get_reference_table,
-    rule_based_name,
-)
+from chemnamer.reference import ReferenceRecord, ReferenceTable, get_reference_table
+from chemnamer.rulebased import RuleNamer, rule_based_name
 
 ASPIRIN_KEY = "BSYNRYMUTXBXSQ-UHFFFAOYSA-N"
 
@@ -147,4 +142,12 @@ def test_rule_based_timeout_then_recovers():
         assert namer.name("CCO").name == "ethanol" and namer.starts == 2  # reused
     finally:
         namer.close()
-    assert namer._proc is None
+    assert namer._child is None
+
+
+def test_process_wide_workers_are_one_per_namer():
+    from chemnamer.rulebased import get_rule_namer
+
+    # made on first use, once per namer whichever way it is asked for (the default spelled out or not)
+    assert get_rule_namer() is get_rule_namer("openclatura") is get_rule_namer(namer="openclatura")
+    assert get_rule_namer("nispo") is not get_rule_namer() and get_rule_namer("nispo").namer == "nispo"

@@ -21,8 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from chemnamer import chem, models
-from chemnamer.generate import MAX_NEW_TOKENS, Generator, token_budget
+from chemnamer import chem, inputs
+from chemnamer.model import loading
+from chemnamer.model.tinydir import make_tiny_model
+from chemnamer.model.generate import MAX_NEW_TOKENS, Generator, token_budget
 from chemnamer.naming import Namer
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -44,12 +46,12 @@ fuzz = _load("fuzz")
 
 @pytest.fixture(scope="session")
 def random_model(tmp_path_factory):
-    return fuzz.make_tiny_model(tmp_path_factory.getbasetemp() / "tiny-random", "random")
+    return make_tiny_model(tmp_path_factory.getbasetemp() / "tiny-random", "random")
 
 
 @pytest.fixture(scope="session")
 def ramble_model(tmp_path_factory):
-    return fuzz.make_tiny_model(tmp_path_factory.getbasetemp() / "tiny-ramble", "ramble")
+    return make_tiny_model(tmp_path_factory.getbasetemp() / "tiny-ramble", "ramble")
 
 
 # --- fuzzing (quick budgets; `python benchmarks/fuzz.py --examples 10000` for the real run) ---------
@@ -140,7 +142,7 @@ def test_kill_9_during_training(home, tmp_path):
     """kill -9 after the first checkpoint: the last checkpoint loads, the run becomes 'interrupted',
     the database is sound, and a resume continues from that checkpoint to completion."""
     from chemnamer.finetune.callbacks import Callback
-    from chemnamer.finetune.config import load_recipe
+    from chemnamer.recipe import load_recipe
     from chemnamer.finetune.trainer import STATE_FILE, latest_checkpoint, train
     from chemnamer.store import dispose_all, integrity_check, runs
 
@@ -161,7 +163,7 @@ def test_kill_9_during_training(home, tmp_path):
     dispose_all()
     last = latest_checkpoint(out)
     saved = json.loads((last / STATE_FILE).read_text())
-    loaded = models.load(str(last), device="cpu")  # complete and loadable, wherever the kill landed
+    loaded = loading.load(str(last), device="cpu")  # complete and loadable, wherever the kill landed
     assert loaded.vocab is not None
     # Complete: transformers fills a tensor missing from the file with fresh random values and only
     # warns, so every weight the model holds must come from the file, equal and finite.
@@ -199,13 +201,13 @@ def test_kill_9_during_training(home, tmp_path):
 
 def test_input_size_limits():
     limit = chem.MAX_INPUT_CHARS
-    assert chem.parse_input("x" * (limit + 1)).message == f"input too long: {limit + 1} characters (limit {limit})"
-    assert "input too long" not in chem.parse_input("x" * limit).message  # the limit itself is allowed
-    assert chem.parse_input(" " * 5000 + "CCO" + "\n" * 5000).smiles == "CCO"  # surrounding blanks do not count
+    assert inputs.parse_input("x" * (limit + 1)).message == f"input too long: {limit + 1} characters (limit {limit})"
+    assert "input too long" not in inputs.parse_input("x" * limit).message  # the limit itself is allowed
+    assert inputs.parse_input(" " * 5000 + "CCO" + "\n" * 5000).smiles == "CCO"  # surrounding blanks do not count
     n = chem.MAX_HEAVY_ATOMS
-    assert chem.parse_input("C" * n).heavy_atoms == n
-    assert chem.parse_input("C" * (n + 1)).message == f"too large: {n + 1} heavy atoms (limit {n})"
-    assert chem.parse_input("C" * (n + 1) + ".O").message.startswith("too large")  # fragments count too
+    assert inputs.parse_input("C" * n).heavy_atoms == n
+    assert inputs.parse_input("C" * (n + 1)).message == f"too large: {n + 1} heavy atoms (limit {n})"
+    assert inputs.parse_input("C" * (n + 1) + ".O").message.startswith("too large")  # fragments count too
 
 
 def test_name_length_limit():
@@ -217,7 +219,7 @@ def test_name_length_limit():
     long_name = "methyl" * (MAX_NAME_CHARS // 6 + 1)
     assert o.name_to_structure(long_name).error == f"name too long: {len(long_name)} characters"
     assert o.verify(long_name, "LFQSCWFLJHTTHZ-UHFFFAOYSA-N").verified is False
-    r = chem.parse_input(long_name + " ethanol")
+    r = inputs.parse_input(long_name + " ethanol")
     assert "name too long" in r.message and len(r.message) < 300
 
 
@@ -268,7 +270,7 @@ BIG = "CC(C)(C)c1ccc(cc1)" * 8 + "C" * 40  # ~128 heavy atoms: its bound is MAX_
 @pytest.mark.parametrize("fast", [True, False], ids=["fast-decoder", "hf-generate"])
 @pytest.mark.parametrize("beams", [1, 3])
 def test_generation_is_bounded_for_a_model_that_never_stops(ramble_model, fast, beams):
-    loaded = models.load(str(ramble_model), device="cpu")
+    loaded = loading.load(str(ramble_model), device="cpu")
     gen = Generator.from_loaded(loaded)
     if not fast:
         gen.use_fast = False
@@ -286,7 +288,7 @@ def test_generation_is_bounded_for_a_model_that_never_stops(ramble_model, fast, 
 def test_worst_case_naming_is_bounded(ramble_model, home):
     """The slowest molecule: large, a model that never stops, every check on. Each stage has its bound:
     generation MAX_NEW_TOKENS, OPSIN MAX_NAME_CHARS per name, the rule-based name its timeout."""
-    from chemnamer.reference import get_rule_namer
+    from chemnamer.rulebased import get_rule_namer
 
     get_rule_namer().start()
     namer = Namer(str(ramble_model), beams=4, mode="best", rule_timeout_s=2.0)
@@ -313,7 +315,7 @@ def test_batch_memory_is_flat_in_rows(tmp_path, home, capsys, monkeypatch):
 
     from chemnamer.cli import main
 
-    model = fuzz.make_tiny_model(tmp_path / "tiny-stop", "stop")
+    model = make_tiny_model(tmp_path / "tiny-stop", "stop")
     real_load = Namer.load
 
     def load_then_reset(self):  # what follows the model load is the per-row part

@@ -253,8 +253,20 @@ def test_two_processes_writing_at_once(fresh):
     assert store.integrity_check() == "ok"
 
 
+def test_the_gui_lists_come_from_store_functions():
+    from chemnamer.store.history import naming_model_ids
+    from chemnamer.store.runs import last_steps
+
+    store.save_namings([_record(1), _record(2), _record(3, model_id=None)])
+    assert naming_model_ids() == ["default", "run-1-final"]
+    a = store.create_run("a", {}, None, "smollm2-135m", "full", {}, None)
+    b = store.create_run("b", {}, None, "smollm2-135m", "full", {}, None)
+    store.log_steps(a, [{"step": 10, "elapsed_s": 1.5}, {"step": 20, "elapsed_s": 3.0}])
+    assert last_steps() == {a: (20, 3.0)} and b not in last_steps()
+
+
 def test_registry_upsert_list_and_unregister():
-    from chemnamer.models import ModelSpec, list_models
+    from chemnamer.model.loading import list_models, registered_spec
 
     run_id = store.create_run("r", {}, None, "smollm2-135m", "full", {}, None)
     store.register_model("run-1-final", "/models/a", "smollm2-135m", run_id, "first", {"exact_match": 0.3},
@@ -262,8 +274,8 @@ def test_registry_upsert_list_and_unregister():
     created = store.get_registered("run-1-final")["created_at"]
     store.register_model("run-1-final", "/models/b", "smollm2-135m", run_id, "better", {"exact_match": 0.5})
     store.register_model("other", "/models/c", "smollm2-135m")
-    specs = store.registered_models()
-    assert [s.id for s in specs] == ["run-1-final", "other"] and all(isinstance(s, ModelSpec) for s in specs)
+    specs = [registered_spec(row) for row in store.registered_rows()]
+    assert [s.id for s in specs] == ["run-1-final", "other"]
     first = specs[0]
     assert (first.kind, first.path, first.description) == ("finetuned", "/models/b", "better")
     assert first.meta["metrics"] == {"exact_match": 0.5} and first.meta["run_id"] == run_id
@@ -272,7 +284,7 @@ def test_registry_upsert_list_and_unregister():
     store.delete_run(run_id)  # the model stays, its run link is cleared
     assert store.get_registered("run-1-final")["run_id"] is None
     assert store.unregister_model("other") and not store.unregister_model("other")
-    assert [s.id for s in store.registered_models()] == ["run-1-final"]
+    assert [row["id"] for row in store.registered_rows()] == ["run-1-final"]
 
 
 # --- issue 18: the history as a lab notebook ---------------------------------------------------------

@@ -17,7 +17,7 @@ import pytest
 
 from chemnamer.finetune import subprocess_run
 from chemnamer.finetune.callbacks import Callback, CancelToken
-from chemnamer.finetune.config import load_recipe
+from chemnamer.recipe import load_recipe
 from chemnamer.finetune.trainer import train
 
 REPO = Path(__file__).resolve().parent.parent
@@ -226,7 +226,7 @@ def _no_orphans():
 
     for child in psutil.Process().children(recursive=True):
         try:
-            if "subprocess_run" in " ".join(child.cmdline()):
+            if "--chemnamer-train-worker" in child.cmdline():
                 child.kill()
         except psutil.Error:  # gone, or a zombie: nothing left to stop
             pass

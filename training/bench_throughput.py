@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from chemnamer.data.build import build_splits  # noqa: E402
 from chemnamer.data.formatting import PAPER_INSTRUCTION, RESPONSE_MARKER, Template, format_pairs  # noqa: E402
 from chemnamer.finetune.callbacks import Callback, CancelToken  # noqa: E402
-from chemnamer.finetune.config import load_recipe  # noqa: E402
+from chemnamer.recipe import load_recipe  # noqa: E402
 
 RECIPE = ROOT / "training" / "recipes" / "default.toml"
 IGNORE = -100
@@ -66,12 +66,29 @@ def matmul_peak(n: int = 2048, repeats: int = 30) -> float:
     return 2 * n**3 / best
 
 
+def trainer_clock(model):
+    """(marks, callback): (time, real tokens so far) at each transformers.Trainer step end; tokens are
+    counted from the attention mask the model is called with, never padding."""
+    from transformers import TrainerCallback
+
+    tokens: list[int] = []
+    model.register_forward_pre_hook(lambda _m, _a, kw: tokens.append(int(kw["attention_mask"].sum())),
+                                    with_kwargs=True)
+    marks: list[tuple[float, int]] = []
+
+    class Clock(TrainerCallback):
+        def on_step_end(self, args, state, control, **kw):
+            marks.append((time.perf_counter(), sum(tokens)))
+
+    return marks, Clock()
+
+
 # --- (a) the naive baseline --------------------------------------------------------------------------
 def baseline(cfg, steps: int, batch: int) -> dict:
-    from transformers import Trainer, TrainerCallback, TrainingArguments
+    from transformers import Trainer, TrainingArguments
 
     from chemnamer.finetune.modelprep import load_base
-    from chemnamer.finetune.surgery import keep_layers
+    from chemnamer.model.surgery import keep_layers
 
     train_pairs = build_splits(cfg.data)[0]
     model, tok, _, _ = load_base(cfg.model.base, cfg.train.seed)
@@ -96,14 +113,7 @@ def baseline(cfg, steps: int, batch: int) -> dict:
             return {"input_ids": torch.tensor(ids + [pad] * n), "labels": torch.tensor(labels + [IGNORE] * n),
                     "attention_mask": torch.tensor([1] * len(ids) + [0] * n)}
 
-    tokens: list[int] = []
-    model.register_forward_pre_hook(lambda _m, _a, kw: tokens.append(int(kw["attention_mask"].sum())),
-                                    with_kwargs=True)
-    marks: list[tuple[float, int]] = []
-
-    class Clock(TrainerCallback):
-        def on_step_end(self, args, state, control, **kw):
-            marks.append((time.perf_counter(), sum(tokens)))
+    marks, clock = trainer_clock(model)
 
     with tempfile.TemporaryDirectory() as tmp:
         args = TrainingArguments(output_dir=tmp, per_device_train_batch_size=batch, max_steps=steps,
@@ -111,13 +121,61 @@ def baseline(cfg, steps: int, batch: int) -> dict:
                                  save_strategy="no", logging_strategy="no", report_to="none", disable_tqdm=True,
                                  dataloader_num_workers=0, seed=cfg.train.seed, remove_unused_columns=False)
         with contextlib.redirect_stdout(sys.stderr):  # Trainer prints its own summary; stdout is for ours
-            Trainer(model=model, args=args, train_dataset=Padded(), callbacks=[Clock()]).train()
+            Trainer(model=model, args=args, train_dataset=Padded(), callbacks=[clock]).train()
     w = warm(steps)
     (t0, n0), (t1, n1) = marks[w - 1], marks[-1]
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return {"tokens_per_s": (n1 - n0) / (t1 - t0), "padded_to": width, "trainable_params": trainable,
             "pad_share": 1 - (n1 - n0) / ((steps - w) * batch * width), "vocab": model.config.vocab_size}
 
+
+
+# --- (c) transformers.Trainer configured well --------------------------------------------------------
+def tuned(cfg, steps: int) -> dict:
+    """transformers.Trainer given what makes the engine fast: the engine's own model (layers kept and
+    vocabulary trimmed by modelprep.prepare) and examples (prompt masked, same encoder), length-grouped
+    batches (train_sampling_strategy "group_by_length"), padding to the batch's longest rounded up to a
+    multiple of 8, bf16 when the engine would use it, the same optimizer and schedule; the clock is a
+    TrainerCallback."""
+    from transformers import Trainer, TrainingArguments
+
+    from chemnamer.finetune.modelprep import prepare
+    from chemnamer.finetune.trainer import collate, tokenize_examples, use_bf16
+    from chemnamer.model.generate import Generator
+
+    tcfg = cfg.train
+    torch.manual_seed(tcfg.seed)
+    train_pairs, valid_pairs, _, _ = build_splits(cfg.data)
+    template = Template(cfg.format.instruction, cfg.format.response_marker, cfg.format.defaults)
+    examples = format_pairs(train_pairs, template, cfg.format.inversion, seed=cfg.data.seed)
+    texts = [e.prompt for e in examples] + [e.response for e in examples] + \
+        [template.prompt(template.inputs(p)) for p in valid_pairs] + [p.target for p in valid_pairs]
+    model, tok, vocab, _ = prepare(cfg.model, texts, tcfg.seed)
+    gen = Generator(model, tok, vocab, template, "cpu")
+    encoded, _ = tokenize_examples(examples, gen.encode, gen.eos_id, tcfg.max_length)
+    rows = [{"input_ids": ids, "labels": labels} for ids, labels in encoded]
+
+    def pad(items):
+        ids, mask, labels = collate([(x["input_ids"], x["labels"]) for x in items], gen.pad_id)  # multiple of 8
+        return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+    marks, clock = trainer_clock(model)
+
+    cpu = not torch.cuda.is_available()
+    with tempfile.TemporaryDirectory() as tmp:
+        args = TrainingArguments(output_dir=tmp, per_device_train_batch_size=tcfg.batch_size, max_steps=steps,
+                                 learning_rate=tcfg.lr, weight_decay=tcfg.weight_decay, optim="adamw_torch",
+                                 lr_scheduler_type=tcfg.scheduler, warmup_steps=tcfg.warmup_steps,
+                                 train_sampling_strategy="group_by_length", bf16=use_bf16(tcfg.bf16, "cpu" if cpu else "cuda"),
+                                 use_cpu=cpu, save_strategy="no", logging_strategy="no", report_to="none",
+                                 disable_tqdm=True, dataloader_num_workers=0, seed=tcfg.seed,
+                                 remove_unused_columns=False)
+        with contextlib.redirect_stdout(sys.stderr):
+            Trainer(model=model, args=args, train_dataset=rows, data_collator=pad, callbacks=[clock]).train()
+    w = warm(steps)
+    (t0, n0), (t1, n1) = marks[w - 1], marks[-1]
+    return {"tokens_per_s": (n1 - n0) / (t1 - t0), "vocab": len(vocab) if vocab else len(tok),
+            "bf16": args.bf16}
 
 # --- (b) the engine ----------------------------------------------------------------------------------
 def engine(cfg, steps: int) -> dict:
@@ -151,10 +209,15 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="torch threads for every run (default 1)")
     ap.add_argument("--no-batch16", action="store_true", help="skip the engine run at batch 16")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
+    ap.add_argument("--tuned", type=int, default=0, metavar="ROUNDS",
+                    help="instead: the engine against transformers.Trainer configured well (tuned()), batch 4, "
+                         "alternating for ROUNDS rounds; the best of each")
     args = ap.parse_args(argv)
     if args.steps < 3:
         ap.error("--steps must be >= 3 (the first is warm-up)")
     torch.set_num_threads(args.threads)
+    if args.tuned:
+        return compare_tuned(args)
 
     peak = matmul_peak()
     base = baseline(bench_config(args.layers, args.steps, 4, args.threads), args.steps, 4)
@@ -196,6 +259,29 @@ def main(argv=None) -> int:
     print(f"  bf16 {2048}x{2048} matmul peak: {result['bf16_matmul_peak_gflops']:.0f} GFLOP/s; engine reaches "
           f"{result['peak_share']:.1%} of it (6 x {eng['trainable_params'] / 1e6:.1f}M params x tokens/s)"
           + (f", {result['peak_share_b16']:.1%} at batch 16" if eng16 else ""))
+    return 0
+
+
+def compare_tuned(args) -> int:
+    """Engine and tuned Trainer alternately (the machine's load drifts), same data, steps and threads."""
+    runs: dict[str, list[float]] = {"engine": [], "trainer": []}
+    extra: dict = {}
+    for _ in range(args.tuned):
+        eng = engine(bench_config(args.layers, args.steps, 4, args.threads), args.steps)
+        hf = tuned(bench_config(args.layers, args.steps, 4, args.threads), args.steps)
+        runs["engine"].append(round(eng["tokens_per_s"], 1))
+        runs["trainer"].append(round(hf["tokens_per_s"], 1))
+        extra = {"vocab": [eng["vocab"], hf["vocab"]], "bf16": [eng["bf16"], hf["bf16"]]}
+    best_e, best_t = max(runs["engine"]), max(runs["trainer"])
+    result = {"engine_tokens_per_s": runs["engine"], "trainer_tokens_per_s": runs["trainer"],
+              "best_ratio_trainer_to_engine": round(best_t / best_e, 3), "layers": args.layers,
+              "steps": args.steps, "timed_steps": args.steps - warm(args.steps), "threads": args.threads,
+              "device": "cuda" if torch.cuda.is_available() else "cpu", **extra}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"engine {runs['engine']} tokens/s, tuned Trainer {runs['trainer']} tokens/s: best Trainer / best "
+              f"engine = {result['best_ratio_trainer_to_engine']:.2f}")
     return 0
 
 

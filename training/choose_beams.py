@@ -49,16 +49,16 @@ def measure(beams: int, pairs, namer) -> dict:
 def main(argv=None) -> int:
     import torch
 
-    from chemnamer import generate
+    from chemnamer.model import generate
     from chemnamer.data.build import build_splits
-    from chemnamer.finetune.config import load_recipe
+    from chemnamer.recipe import load_recipe
     from chemnamer.naming import Namer
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--beams", type=int, nargs="+", default=[1, 4, 8])
     ap.add_argument("--limit", type=int, default=0, help="first N validation molecules (default: all)")
     ap.add_argument("--early-stopping", default=None, choices=["true", "false", "never"],
-                    help="override chemnamer.generate.EARLY_STOPPING (Hugging Face's meaning)")
+                    help="override chemnamer.model.generate.EARLY_STOPPING (Hugging Face's meaning)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)

@@ -30,7 +30,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from chemnamer.data.build import build_splits
-    from chemnamer.finetune.config import load_recipe
+    from chemnamer.recipe import load_recipe
     from chemnamer.naming import Namer
 
     _, valid, _, _ = build_splits(load_recipe(args.recipe).data)

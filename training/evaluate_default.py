@@ -33,17 +33,18 @@ sys.path.insert(0, str(ROOT))
 
 
 def evaluate(model_id: str, limit: int, beams: int) -> dict:
-    from chemnamer import metrics, models
+    from chemnamer import metrics
+    from chemnamer.model import loading
     from chemnamer.data.build import build_splits
-    from chemnamer.finetune.config import load_recipe
+    from chemnamer.recipe import load_recipe
     from chemnamer.finetune.evaluate import evaluate_pairs
-    from chemnamer.generate import Generator
+    from chemnamer.model.generate import Generator
     from chemnamer.naming import Namer
 
     cfg = load_recipe(ROOT / "training" / "recipes" / "default.toml")
     _, _, test, report = build_splits(cfg.data)
     test = test[:limit]
-    loaded = models.load(model_id)
+    loaded = loading.load(model_id)
     gen = Generator.from_loaded(loaded)
     out: dict = {"model": model_id, "n": len(test), "test_hash": report["hash"]["test"]}
     t0 = time.perf_counter()

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chemnamer.data.build import build_splits  # noqa: E402
 from chemnamer.data.evalsets import SIZE_BINS, druglike  # noqa: E402
-from chemnamer.finetune.config import load_recipe  # noqa: E402
+from chemnamer.recipe import load_recipe  # noqa: E402
 from chemnamer.finetune.generalization import standard_error  # noqa: E402
 from chemnamer.metrics import exact  # noqa: E402
 from chemnamer.naming import Namer  # noqa: E402

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from chemnamer import paths  # noqa: E402
 from chemnamer.finetune.callbacks import Callback, CancelToken  # noqa: E402
-from chemnamer.finetune.config import ConfigError, RunConfig, load_recipe  # noqa: E402
+from chemnamer.recipe import ConfigError, RunConfig, load_recipe  # noqa: E402
 
 RUN_PREFIX = "grid:"
 EPOCH_X = "epoch"  # x = the epoch of each test evaluation (one long run)
@@ -177,12 +177,12 @@ def test_pairs(cfg: RunConfig, limit: int) -> list:
 
 def evaluate_model(model_ref: str, pairs: list) -> tuple[dict, float]:
     """Greedy metrics of a model (registered id or directory) on pairs, and the seconds it took."""
-    from chemnamer import models
+    from chemnamer.model import loading
     from chemnamer.finetune.evaluate import evaluate_pairs
-    from chemnamer.generate import Generator
+    from chemnamer.model.generate import Generator
 
     t0 = time.perf_counter()
-    gen = Generator.from_loaded(models.load(model_ref))
+    gen = Generator.from_loaded(loading.load(model_ref))
     metrics, _items = evaluate_pairs(gen, pairs, beams=1)
     return metrics, time.perf_counter() - t0
 

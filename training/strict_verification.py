@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 def name_molecules(model_id: str, limit: int, beams: int, out: Path) -> None:
     from chemnamer.data.build import build_splits
-    from chemnamer.finetune.config import load_recipe
+    from chemnamer.recipe import load_recipe
     from chemnamer.naming import Namer
 
     cfg = load_recipe(ROOT / "training" / "recipes" / "default.toml")

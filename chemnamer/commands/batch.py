@@ -35,47 +35,11 @@ def _result_columns() -> list[str]:
     return RESULT
 
 
-def _chunks(records, size):
-    chunk = []
-    for rec in records:
-        chunk.append(rec)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def _name_chunk(namer, chunk):
-    """Results by row for the chunk's nameable records. A crash on one molecule only costs that row."""
-    todo = [rec for rec in chunk if rec.error is None]
-    if not todo:
-        return {}
-    try:
-        return dict(zip((r.row for r in todo), namer.name_many([r.text for r in todo])))
-    except Exception:  # noqa: BLE001 - retry one by one to find the culprit
-        results = {}
-        for rec in todo:
-            try:
-                results[rec.row] = namer.name(rec.text)
-            except Exception as exc:  # noqa: BLE001
-                results[rec.row] = f"internal error: {type(exc).__name__}: {exc}"
-        return results
-
-
-def _out_row(rec, result, input_columns):
-    from chemnamer.batchio import output_row
-
-    cells = [rec.extra.get(c, "") for c in input_columns]
-    if result is None or isinstance(result, str):
-        return output_row(cells, None, rec.error or result)
-    return output_row(cells, result)
-
-
 def cmd_batch(args) -> int:
     from tqdm import tqdm
 
     from chemnamer import batchio
+    from chemnamer.batch import name_records
 
     if args.batch_size < 1:
         print("error: --batch-size must be at least 1", file=sys.stderr)
@@ -122,9 +86,8 @@ def cmd_batch(args) -> int:
     records = (rec for rec in source if rec.row >= done)
     at_verified, at_error = (batchio.RESULT.index(c) - len(batchio.RESULT) for c in ("verified", "error"))
     try:
-        for chunk in _chunks(records, args.batch_size):
-            results = _name_chunk(namer, chunk)
-            rows = [_out_row(rec, results.get(rec.row), source.columns) for rec in chunk]
+        for named in name_records(namer, records, args.batch_size):
+            rows = [r.output_row(source.columns) for r in named]
             out.write(rows)
             out.flush()
             n += len(rows)

@@ -63,7 +63,7 @@ def _splits(args) -> int:
     from chemnamer.data.build import build_splits
     from chemnamer.data.userfile import DataError
     from chemnamer.data.zinc import ZincError
-    from chemnamer.finetune.config import ConfigError, load_recipe
+    from chemnamer.recipe import ConfigError, load_recipe
 
     try:
         # --source pubchem: the recipe's (or the default) data section with the source forced to pubchem

@@ -46,7 +46,7 @@ def load_pairs(args) -> tuple[list, str]:
     """(pairs, a description of where they came from). Raises ValueError-family errors for bad input."""
     if args.recipe:
         from chemnamer.data.build import build_splits
-        from chemnamer.finetune.config import load_recipe
+        from chemnamer.recipe import load_recipe
 
         cfg = load_recipe(args.recipe, args.overrides)
         train, valid, test, _ = build_splits(cfg.data)
@@ -100,7 +100,7 @@ def generalization_sets(args) -> dict:
             out[name] = evalsets.rewritten(split, name, seed=0)
         elif name == "oldstyle":
             from chemnamer.data.build import build_splits
-            from chemnamer.finetune.config import load_recipe
+            from chemnamer.recipe import load_recipe
 
             _, _, test, _ = build_splits(load_recipe(args.oldstyle_recipe, []).data)
             out[name] = evalsets.oldstyle(test)
@@ -112,15 +112,15 @@ def generalization_sets(args) -> dict:
 
 
 def cmd_sets(args) -> int:
-    from chemnamer import models
-    from chemnamer.finetune.config import ConfigError
+    from chemnamer.model import loading
+    from chemnamer.recipe import ConfigError
     from chemnamer.finetune.generalization import ensure_drafts, score_set
-    from chemnamer.generate import Generator
+    from chemnamer.model.generate import Generator
 
     try:
         sets = generalization_sets(args)
-        loaded = models.load(args.model, device=args.device)
-    except (ConfigError, OSError, ValueError, models.ModelError) as exc:
+        loaded = loading.load(args.model, device=args.device)
+    except (ConfigError, OSError, ValueError, loading.ModelError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     gen = Generator.from_loaded(loaded)
@@ -154,10 +154,10 @@ def cmd_eval(args) -> int:
     if not (args.data or args.recipe):
         print("error: give --data FILE, --recipe FILE.toml or --sets", file=sys.stderr)
         return 2
-    from chemnamer import models
-    from chemnamer.finetune.config import ConfigError
+    from chemnamer.model import loading
+    from chemnamer.recipe import ConfigError
     from chemnamer.finetune.evaluate import evaluate_pairs
-    from chemnamer.generate import Generator
+    from chemnamer.model.generate import Generator
 
     if args.beams < 1 or args.limit < 0 or args.batch_size < 1:
         print("error: --beams and --batch-size must be >= 1, --limit >= 0", file=sys.stderr)
@@ -173,8 +173,8 @@ def cmd_eval(args) -> int:
         print(f"error: no usable pairs in {origin}", file=sys.stderr)
         return 1
     try:
-        loaded = models.load(args.model, device=args.device)
-    except models.ModelError as exc:
+        loaded = loading.load(args.model, device=args.device)
+    except loading.ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     gen = Generator.from_loaded(loaded)

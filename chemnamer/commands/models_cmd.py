@@ -13,16 +13,17 @@ def add(sub) -> None:
 
 def availability(spec) -> tuple[bool, str, str]:
     """(available, status, path) without loading anything (and without converting the base GGUF)."""
-    from chemnamer import models, paths
+    from chemnamer import paths
+    from chemnamer.model import loading
 
     if spec.kind == "base":
-        # Same folder as models.base_model_dir(), which would convert the GGUF (~20 s) if we called it.
+        # Same folder as loading.base_model_dir(), which would convert the GGUF (~20 s) if we called it.
         cached = paths.cache_dir() / "smollm2-135m-instruct"
         if (cached / "model.safetensors").is_file():
             return True, "cached", str(cached)
         try:
-            return True, "GGUF (converted on first load, ~20 s)", str(models.gguf_path())
-        except models.ModelError as exc:
+            return True, "GGUF (converted on first load, ~20 s)", str(loading.gguf_path())
+        except loading.ModelError as exc:
             return False, str(exc), ""
     if spec.kind == "hub":
         return True, "hub", spec.path
@@ -33,7 +34,7 @@ def availability(spec) -> tuple[bool, str, str]:
 
 
 def cmd_models(args) -> int:
-    from chemnamer.models import list_models
+    from chemnamer.model.loading import list_models
 
     for spec in list_models():
         ok, status, path = availability(spec)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 CHUNK = 8  # inputs per generation batch: results stream out while the rest are still being named
@@ -38,24 +37,14 @@ def add_model_options(p, beams: int = 8) -> None:
                    help="CPU threads for the model (default: torch's choice; 1 is faster on a busy machine)")
 
 
-def quiet_libraries() -> None:
-    """Keep transformers' load progress bars and advisories off the terminal (stderr is for our notes)."""
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # transformers reads it at import
-    if "transformers" in sys.modules:  # imported already (in-process callers): tell it directly
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-
-
 def make_namer(args, store: bool):
     """A Namer from the shared options, or (None, message) when the options cannot work at all.
 
     An explicitly named model that cannot be resolved is an error; the default model missing is
     only a note (naming goes on with reference names) so a fresh install still does something.
     """
-    from chemnamer import models
+    from chemnamer.model import loading as models
+    from chemnamer.model.loading import quiet_libraries
     from chemnamer.naming import Namer
 
     quiet_libraries()

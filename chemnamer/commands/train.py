@@ -19,7 +19,7 @@ def add(sub) -> None:
 
 def cmd_train(args) -> int:
     from chemnamer.finetune.callbacks import Callback, CancelToken, TqdmProgress, cancel_on_signals
-    from chemnamer.finetune.config import ConfigError, load_recipe
+    from chemnamer.recipe import ConfigError, load_recipe
     from chemnamer.finetune.trainer import train
 
     overrides = list(args.overrides)

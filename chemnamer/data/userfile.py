@@ -22,14 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from chemnamer.batchio import SUFFIXES, csv_records, sd_blocks
 from chemnamer.data.records import Pair
 
 MAX_MESSAGES = 20
 SMILES_COLUMN = "smiles"  # in an SDF without such a property: the SMILES of the molblock
-_DELIMITED = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": ","}
 _JSONL = {".jsonl", ".ndjson"}
-_SDF = {".sdf", ".sd"}
-_SMI = {".smi", ".smiles"}
 
 
 class DataError(ValueError):
@@ -64,16 +62,15 @@ def _kind(path: Path) -> tuple[str, bool]:
     suffixes = [s.lower() for s in path.suffixes]
     gz = bool(suffixes) and suffixes[-1] == ".gz"
     ext = suffixes[-2] if gz and len(suffixes) > 1 else (suffixes[-1] if suffixes and not gz else "")
-    if ext in _DELIMITED:
+    kind = SUFFIXES.get(ext)  # the batch reader's table: delimiter, "smi" or "sdf"
+    if kind in ("smi", "sdf"):
+        return kind, gz
+    if kind is not None:
         return "csv", gz
     if ext in _JSONL:
         return "jsonl", gz
     if ext == ".json":
         return "json", gz
-    if ext in _SDF:
-        return "sdf", gz
-    if ext in _SMI:
-        return "smi", gz
     raise DataError(f"{path}: unknown file type '{ext or path.name}' "
                     f"(use .csv, .tsv, .txt, .jsonl, .json, .sdf or .smi, optionally .gz)")
 
@@ -176,7 +173,7 @@ def _csv_rows(path: Path, gz: bool, where: str, report_lines: dict) -> tuple[lis
         fh.close()
         raise DataError(f"{path}: empty file (the first line must name the columns)")
     ext = path.suffixes[-2 if gz else -1].lower()
-    delim = _delimiter(header_line, _DELIMITED.get(ext, ","))
+    delim = _delimiter(header_line, SUFFIXES.get(ext, ","))
     try:
         columns = [c.strip() for c in next(csv.reader([header_line], delimiter=delim))]
     except csv.Error as exc:
@@ -184,20 +181,12 @@ def _csv_rows(path: Path, gz: bool, where: str, report_lines: dict) -> tuple[lis
         raise DataError(f"{path}: unreadable header line ({exc})") from None
 
     def rows() -> Iterator[_Row]:
-        reader = csv.reader(lines, delimiter=delim)
-        last = 1  # physical lines consumed so far (the header)
         try:
-            while True:
-                try:
-                    fields = next(reader)
-                except StopIteration:
-                    return
-                except csv.Error as exc:  # the reader goes on with the next line
-                    start, last = last + 1, max(last + 1, reader.line_num + 1)
-                    yield _Row(start, {}, ("malformed", f"unreadable row ({exc})"))
+            for start, last, fields, error in csv_records(lines, delim, first_line=2):  # after the header
+                if error is not None:  # the reader goes on with the next line
+                    yield _Row(start, {}, ("malformed", f"unreadable row ({error})"))
                     continue
-                start, last = last + 1, reader.line_num + 1  # the reader started after the header
-                if not fields or not any(f.strip() for f in fields):
+                if not any(f.strip() for f in fields):
                     continue  # blank line: not a row
                 undecodable = [report_lines[n] for n in range(start, last + 1) if n in report_lines]
                 if undecodable:
@@ -299,16 +288,8 @@ def _sdf_rows(path: Path, gz: bool, where: str, report_lines: dict, want_mol: bo
     """Records split at '$$$$'; properties are the '> <NAME>' blocks; the molblock is kept in the row
     under a private key (parsed only when the 'smiles' column has to come from it)."""
     with _open_bytes(path, gz) as fh:
-        block: list[str] = []
-        start = 1
-        for lineno, line in enumerate(_text_lines(fh, where, report_lines), 1):
-            if line.startswith("$$$$"):
-                yield _sdf_record(block, start, lineno, report_lines, want_mol)
-                block, start = [], lineno + 1
-            else:
-                block.append(line)
-        if any(line.strip() for line in block):
-            yield _sdf_record(block, start, start + len(block), report_lines, want_mol)
+        for start, end, block in sd_blocks(_text_lines(fh, where, report_lines)):
+            yield _sdf_record(block, start, end, report_lines, want_mol)
 
 
 def _sdf_record(lines: list[str], start: int, end: int, report_lines: dict, want_mol: bool) -> _Row:

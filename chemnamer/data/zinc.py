@@ -7,11 +7,11 @@ The set is built in chunks (`cache_dir()/zinc/chunk-000123.jsonl` + `.json` coun
 atomically by a worker; a chunk exists once its .jsonl exists, so an interrupted build resumes where
 it stopped. `cached_zinc_pairs` reads the chunks in order, so its first N pairs never change.
 
-Processes: each worker is a 'spawn' process (JPype's JVM does not survive fork) with its own
-openclatura and OPSIN, fed over its own pipe (a killed process can corrupt a shared Queue). A worker
-bounds each molecule with SIGALRM; a hang the alarm cannot break (inside C code), or a crash, is
-caught by the parent from the worker's per-molecule heartbeats: it kills the worker, marks the
-molecule, and hands the chunk to a fresh worker.
+Processes: each worker is a chemnamer.childproc child (JSON lines over its own pipes; a new process,
+since JPype's JVM does not survive fork) with its own openclatura and OPSIN. A worker bounds each
+molecule with SIGALRM; a hang the alarm cannot break (inside C code), or a crash, is caught by the
+parent from the worker's per-molecule heartbeats: it kills the worker, marks the molecule, and hands
+the chunk to a fresh worker.
 """
 from __future__ import annotations
 
@@ -19,13 +19,12 @@ import gzip
 import importlib.util
 import itertools
 import json
-import multiprocessing
+import queue
 import random
 import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Iterator
 
@@ -36,6 +35,7 @@ CACHE_VERSION = 1
 MOSES_FILES = ("train.csv.gz", "test.csv.gz")  # MOSES' ZINC clean-leads subset, 1.76M SMILES
 START_TIMEOUT_S = 300.0  # worker start: imports + JVM, slow on a busy machine
 MAX_RETRIES = 5  # a chunk whose worker dies more often is written empty and reported as failed
+WORKER_FLAG = "--chemnamer-zinc-worker"  # see chemnamer.childproc
 
 
 class ZincError(RuntimeError):
@@ -269,69 +269,73 @@ def _manifest(chunk_size: int, seed: int, source: str = "moses") -> dict:
 # --- worker process ------------------------------------------------------------------------------
 
 
-def _worker(conn, timeout_s: float) -> None:
-    """Spawned child: ready message, then tasks (chunk index, rows, skip, folder) until None."""
+def label_worker(timeout_s: str = "10") -> int:
+    """Child process (chemnamer.childproc): tasks [index, rows, skip, folder, prefix] in; a heartbeat
+    ["mol", position, verified] per molecule, then ["done", index, stats] (the chunk is written by
+    then) out; ["fatal", message] when OPSIN fails mid-way."""
+    from chemnamer.childproc import serve
+
+    timeout = float(timeout_s)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops us
-    try:
-        import warnings
 
-        from rdkit import RDLogger
-
-        warnings.simplefilter("ignore")
-        RDLogger.DisableLog("rdApp.*")
-        import openclatura  # noqa: F401 - import cost paid before 'ready'
-
-        from chemnamer.opsin import get_opsin
-
-        opsin = get_opsin()
-        if not opsin.available():
-            conn.send(("ready", f"OPSIN unavailable: {opsin.unavailable_reason}"))
-            return
-        label_smiles("CCO", timeout_s, opsin)  # warm both up
-    except Exception as exc:  # noqa: BLE001 - reported to the parent as a value
-        conn.send(("ready", f"worker could not start: {type(exc).__name__}: {exc}"))
-        return
-    conn.send(("ready", None))
-    while True:
+    def start():
         try:
-            task = conn.recv()
-        except EOFError:
-            return
-        if task is None:
-            return
-        index, rows, skip, folder, prefix = task
-        t0 = time.perf_counter()
-        stats, pairs = _new_stats(), []
-        for pos, (row, smiles) in enumerate(rows):
-            stats["molecules"] += 1
-            if pos in skip:
-                reason = skip[pos]
-                stats["rejected"][reason] = stats["rejected"].get(reason, 0) + 1
-                conn.send(("mol", pos, False))
-                continue
-            try:
-                lab = label_smiles(smiles, timeout_s, opsin)
-            except ZincError as exc:
-                conn.send(("fatal", str(exc)))
-                return
-            for k, v in lab.seconds.items():
-                stats["seconds"][k] += v
-            if lab.reason is None:
-                stats["verified"] += 1
-                pairs.append(Pair(smiles, lab.name, lab.inchikey, f"{prefix}:{row}"))
-            else:
-                stats["rejected"][lab.reason] = stats["rejected"].get(lab.reason, 0) + 1
-            conn.send(("mol", pos, lab.reason is None))
-        stats["seconds"]["total"] = time.perf_counter() - t0
-        _write_chunk(Path(folder), index, pairs, stats)
-        conn.send(("done", index, stats))
+            import warnings
+
+            from rdkit import RDLogger
+
+            warnings.simplefilter("ignore")
+            RDLogger.DisableLog("rdApp.*")
+            import openclatura  # noqa: F401 - import cost paid before 'ready'
+
+            from chemnamer.opsin import get_opsin
+
+            opsin = get_opsin()
+            if not opsin.available():
+                return f"OPSIN unavailable: {opsin.unavailable_reason}"
+            label_smiles("CCO", timeout, opsin)  # warm both up
+        except Exception as exc:  # noqa: BLE001 - reported to the parent as a value
+            return f"worker could not start: {type(exc).__name__}: {exc}"
+
+        def handle(task, send):
+            index, rows, skip, folder, prefix = task
+            skip = {int(pos): reason for pos, reason in skip.items()}  # JSON keys are strings
+            t0 = time.perf_counter()
+            stats, pairs = _new_stats(), []
+            for pos, (row, smiles) in enumerate(rows):
+                stats["molecules"] += 1
+                if pos in skip:
+                    reason = skip[pos]
+                    stats["rejected"][reason] = stats["rejected"].get(reason, 0) + 1
+                    send(["mol", pos, False])
+                    continue
+                try:
+                    lab = label_smiles(smiles, timeout, opsin)
+                except ZincError as exc:
+                    send(["fatal", str(exc)])
+                    return
+                for k, v in lab.seconds.items():
+                    stats["seconds"][k] += v
+                if lab.reason is None:
+                    stats["verified"] += 1
+                    pairs.append(Pair(smiles, lab.name, lab.inchikey, f"{prefix}:{row}"))
+                else:
+                    stats["rejected"][lab.reason] = stats["rejected"].get(lab.reason, 0) + 1
+                send(["mol", pos, lab.reason is None])
+            stats["seconds"]["total"] = time.perf_counter() - t0
+            _write_chunk(Path(folder), index, pairs, stats)
+            send(["done", index, stats])
+
+        return handle
+
+    return serve(start)
 
 
 @dataclass
 class _Slot:
     """The parent's view of one worker process."""
-    proc: object
-    conn: object
+    child: object  # childproc.JsonChild
+    tag: int
     ready: bool = False
     task: tuple | None = None  # (index, rows, skip)
     pos: int = -1  # last molecule reported in the task
@@ -339,25 +343,17 @@ class _Slot:
     since: float = field(default_factory=time.monotonic)  # last sign of life
 
 
-def _spawn(ctx, timeout_s: float) -> _Slot:
-    parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_worker, args=(child, timeout_s), daemon=True, name="chemnamer-zinc")
-    proc.start()
-    child.close()
-    return _Slot(proc, parent)
+def _spawn(replies, tag: int, timeout_s: float) -> _Slot:
+    from chemnamer.childproc import JsonChild
+
+    return _Slot(JsonChild(WORKER_FLAG, repr(float(timeout_s)), replies=replies, tag=tag), tag)
 
 
 def _stop(slot: _Slot, kill: bool = False) -> None:
-    if not kill:
-        try:
-            slot.conn.send(None)  # the worker's loop ends
-        except OSError:
-            pass
-        slot.proc.join(5)
-    if slot.proc.is_alive():
-        slot.proc.kill()
-    slot.proc.join()
-    slot.conn.close()
+    if kill:
+        slot.child.kill()
+    else:
+        slot.child.close(5.0)  # EOF ends the worker's loop
 
 
 # --- build ---------------------------------------------------------------------------------------
@@ -428,14 +424,17 @@ def build_zinc(n_pairs: int, workers: int = 2, chunk_size: int = 500, progress: 
             bar.update(stats.get("verified", 0))
         return None
 
-    ctx = multiprocessing.get_context("spawn")
+    from chemnamer.childproc import EOF
+
+    replies: queue.Queue = queue.Queue()  # every worker's lines, tagged with the worker's number
+    tags = itertools.count()
     bar = tqdm(total=n_pairs, unit="pair", desc="ZINC", disable=not progress, smoothing=0.05)
     slots: list[_Slot] = []
     try:
         task = next_task()
         if task is not None:
             retries.append(task)
-            slots = [_spawn(ctx, timeout_s) for _ in range(max(1, workers))]
+            slots = [_spawn(replies, next(tags), timeout_s) for _ in range(max(1, workers))]
         while error is None:
             for slot in slots:
                 if slot.ready and slot.task is None:
@@ -444,40 +443,49 @@ def build_zinc(n_pairs: int, workers: int = 2, chunk_size: int = 500, progress: 
                         break
                     slot.task, slot.pos, slot.verified, slot.since = task, -1, 0, time.monotonic()
                     index, chunk, skip = task
-                    slot.conn.send((index, chunk, skip, str(folder), ORIGIN_PREFIX[source]))
+                    slot.child.send([index, chunk, skip, str(folder), ORIGIN_PREFIX[source]])
             if not retries and not any(s.task for s in slots):
                 if exhausted or total >= n_pairs:  # else: workers are (re)starting
                     break
-            wait([s.conn for s in slots] + [s.proc.sentinel for s in slots], timeout=1.0)
+            messages = []
+            try:
+                messages.append(replies.get(timeout=1.0))
+                while True:
+                    messages.append(replies.get_nowait())
+            except queue.Empty:
+                pass
+            by_tag = {slot.tag: slot for slot in slots}
+            ended = set()  # tags of workers whose output closed
+            for tag, msg in messages:
+                slot = by_tag.get(tag)
+                if slot is None:
+                    continue  # the last words of a worker already replaced
+                slot.since = time.monotonic()
+                if msg == EOF:
+                    ended.add(tag)
+                elif msg[0] == "ready":
+                    if msg[1]:
+                        error = msg[1]
+                    slot.ready = True
+                    ready_s = ready_s if ready_s is not None else time.perf_counter() - t_start
+                elif msg[0] == "fatal":
+                    error = msg[1]
+                elif msg[0] == "mol":
+                    slot.pos = msg[1]
+                    if msg[2]:
+                        slot.verified += 1
+                        bar.update(1)
+                elif msg[0] == "done":
+                    _merge(run, msg[2])
+                    total += msg[2]["verified"]
+                    counts["built"] += 1
+                    slot.task = None
+                    bar.set_postfix(molecules=run["molecules"], timeouts=run["rejected"].get("timeout", 0))
+            if error is not None:
+                break  # no Java, no openclatura ...: every worker would fail the same way
             for i, slot in enumerate(slots):
                 lost = None  # why the worker has to be replaced
-                try:
-                    while slot.conn.poll():
-                        msg = slot.conn.recv()
-                        slot.since = time.monotonic()
-                        if msg[0] == "ready":
-                            if msg[1]:
-                                error = msg[1]
-                            slot.ready = True
-                            ready_s = ready_s if ready_s is not None else time.perf_counter() - t_start
-                        elif msg[0] == "fatal":
-                            error = msg[1]
-                        elif msg[0] == "mol":
-                            slot.pos = msg[1]
-                            if msg[2]:
-                                slot.verified += 1
-                                bar.update(1)
-                        elif msg[0] == "done":
-                            _merge(run, msg[2])
-                            total += msg[2]["verified"]
-                            counts["built"] += 1
-                            slot.task = None
-                            bar.set_postfix(molecules=run["molecules"], timeouts=run["rejected"].get("timeout", 0))
-                except (EOFError, OSError):
-                    lost = "worker_lost"
-                if error is not None:
-                    break  # no Java, no openclatura ...: every worker would fail the same way
-                if lost is None and not slot.proc.is_alive():
+                if slot.tag in ended or not slot.child.alive:
                     lost = "worker_lost"
                 if lost is None and slot.task is not None and time.monotonic() - slot.since > 3 * timeout_s + 30:
                     lost = "timeout"  # stuck where the alarm cannot reach (C code)
@@ -486,7 +494,8 @@ def build_zinc(n_pairs: int, workers: int = 2, chunk_size: int = 500, progress: 
                 if lost is None:
                     continue
                 if not slot.ready:
-                    error = error or f"a ZINC worker died while starting (exit code {slot.proc.exitcode})"
+                    slot.child.proc.wait()
+                    error = error or f"a ZINC worker died while starting (exit code {slot.child.proc.returncode})"
                     continue
                 _stop(slot, kill=True)
                 if slot.task is not None:
@@ -504,7 +513,7 @@ def build_zinc(n_pairs: int, workers: int = 2, chunk_size: int = 500, progress: 
                         counts["failed"] += 1
                     else:
                         retries.append((index, chunk, skip))
-                slots[i] = _spawn(ctx, timeout_s)
+                slots[i] = _spawn(replies, next(tags), timeout_s)
     except KeyboardInterrupt:
         error = "interrupted (finished chunks are kept; run again to resume)"
     finally:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from chemnamer import metrics
-from chemnamer.generate import Generator
+from chemnamer.model.generate import Generator
 
 
 def generate_all(gen: Generator, sources: list[str], beams: int = 1, batch_size: int = 16,

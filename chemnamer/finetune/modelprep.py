@@ -1,31 +1,11 @@
 """Turn a ModelConfig into a trainable model: base, layer slice, vocabulary trim, LoRA."""
 from __future__ import annotations
 
-import torch
-
-from chemnamer import models
-from chemnamer.finetune.surgery import keep_layers
-from chemnamer.finetune.vocab import VocabMap
-
-TINY_ID = "tiny"
-
-
-def tiny_model(tokenizer, seed: int = 0):
-    """A random 2-layer Llama for tests: same tokenizer as SmolLM2, built from a config, no download."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(seed)
-    cfg = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                      tie_word_embeddings=True, bos_token_id=tokenizer.bos_token_id,
-                      eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
-    return LlamaForCausalLM(cfg)
-
-
-def base_tokenizer():
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(models.base_model_dir())
+from chemnamer.model import loading
+from chemnamer.model.loading import base_tokenizer
+from chemnamer.model.surgery import keep_layers
+from chemnamer.model.tiny import TINY_ID, tiny_model
+from chemnamer.model.vocab import VocabMap
 
 
 def load_base(base: str, seed: int = 0):
@@ -34,9 +14,9 @@ def load_base(base: str, seed: int = 0):
     if base == TINY_ID:
         tok = base_tokenizer()
         return tiny_model(tok, seed), tok, TINY_ID, None
-    loaded = models.load(base, device="cpu", dtype="float32")
+    loaded = loading.load(base, device="cpu", dtype="float32")
     if (loaded.spec.meta or {}).get("method") == "lora":
-        raise models.ModelError(f"{base!r} is an adapter; continue from a fully fine-tuned model or its base")
+        raise loading.ModelError(f"{base!r} is an adapter; continue from a fully fine-tuned model or its base")
     return loaded.model.train(), loaded.tokenizer, loaded.spec.id, loaded.vocab
 
 
@@ -53,7 +33,7 @@ def prepare(mcfg, texts, seed: int = 0, vocab: VocabMap | None = None):
         if mcfg.method == "full":
             # New full weights derive from the fine-tuned model's own base (its tokenizer travels
             # with them); only an adapter needs the fine-tuned model itself underneath.
-            base_id = models.read_meta(models.resolve(base_id).path).get("base_model", base_id)
+            base_id = loading.read_meta(loading.resolve(base_id).path).get("base_model", base_id)
     elif mcfg.trim_vocab:
         vocab = vocab or VocabMap.build(tokenizer, texts)
         vocab.apply(model)

@@ -34,37 +34,13 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
-WORKER_FLAG = "--chemnamer-train-worker"
+WORKER_FLAG = "--chemnamer-train-worker"  # see chemnamer.childproc
 LAUNCH, EVENTS, LOG, CONTROL = "launch.json", "events.jsonl", "train.log", "control"
 STEP_EVENT_INTERVAL_S = 0.5  # 'step' events: ~3 KB/s at most in events.jsonl, smooth enough for a bar
 POLL_S = 0.2  # how often the app reads the files and the child reads `control`
-
-
-# --- config <-> plain dict -----------------------------------------------------------------------
-
-def config_from_dict(d: dict):
-    """A RunConfig from `RunConfig.to_dict()` output (e.g. a run's stored config); unknown keys
-    (like the '_info' the DB logger adds) are ignored."""
-    from chemnamer.finetune.config import RunConfig
-
-    def fill(obj, values):
-        for f in fields(obj):
-            if f.name not in values:
-                continue
-            current, value = getattr(obj, f.name), values[f.name]
-            if is_dataclass(current) and isinstance(value, dict):
-                fill(current, value)
-            else:
-                setattr(obj, f.name, value)
-        return obj
-
-    cfg = fill(RunConfig(), d or {})
-    cfg.validate()
-    return cfg
 
 
 def _state_dict(state) -> dict:
@@ -133,6 +109,7 @@ def _callback(relay: EventRelay):
 
 def _train(request: dict, relay: EventRelay, cancel) -> dict:
     from chemnamer.finetune.trainer import train
+    from chemnamer.recipe import config_from_dict
 
     cfg = config_from_dict(request["config"])
     result = train(cfg, [_callback(relay)], cancel=cancel, output_dir=request.get("output_dir"),
@@ -191,13 +168,12 @@ class _Tail:
 
 # --- child process --------------------------------------------------------------------------------
 
-def child_main(argv: list[str] | None = None) -> int:
-    """`python -m chemnamer.finetune.subprocess_run RUN_DIR/launch.json`: one training run."""
+def child_main(*args: str) -> int:
+    """`python -m chemnamer.childproc --chemnamer-train-worker RUN_DIR/launch.json`: one training run."""
     from chemnamer.finetune.callbacks import CancelToken, cancel_on_signals
 
-    args = [a for a in (sys.argv[1:] if argv is None else argv) if a != WORKER_FLAG]
-    if not args:
-        print("usage: subprocess_run RUN_DIR/launch.json", file=sys.stderr)
+    if len(args) != 1:
+        print(f"usage: {WORKER_FLAG} RUN_DIR/launch.json", file=sys.stderr)
         return 2
     launch = Path(args[0])
     request = json.loads(launch.read_text(encoding="utf-8"))
@@ -237,29 +213,6 @@ def child_main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _child_command(launch: Path) -> list[str]:
-    if getattr(sys, "frozen", False):
-        # A frozen app has no `-m`: its entry point must call run_worker_if_requested() first.
-        return [sys.executable, WORKER_FLAG, str(launch)]
-    return [sys.executable, "-m", "chemnamer.finetune.subprocess_run", str(launch)]
-
-
-def run_worker_if_requested(argv: list[str] | None = None) -> None:
-    """For frozen builds: become the training child when started with WORKER_FLAG."""
-    argv = sys.argv if argv is None else argv
-    if WORKER_FLAG in argv:
-        _leave(child_main(argv[argv.index(WORKER_FLAG):]))
-
-
-def _leave(status: int) -> None:
-    """Exit without interpreter teardown: the run is in the database and the result in events.jsonl.
-    Measured: with OPSIN's JVM started by the evaluations, a normal exit took 32 s (JVM shutdown on a
-    busy 2-core box), during which the process looked alive to the app."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)
-
-
 # --- app side -------------------------------------------------------------------------------------
 
 def output_dir_for(request: dict) -> Path:
@@ -286,16 +239,15 @@ def launch(request: dict) -> tuple[subprocess.Popen, Path, int]:
     (out / EVENTS).touch()
     path = out / LAUNCH
     path.write_text(json.dumps(_clean({**request, "output_dir": str(out)})), encoding="utf-8")
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parent.parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    env["PYTHONUNBUFFERED"] = "1"
+    from chemnamer.childproc import child_env, worker_command
+
+    env = child_env(PYTHONUNBUFFERED="1")
     detach: dict = {"start_new_session": True}  # no SIGHUP/SIGINT of the app's terminal or process group
     if os.name == "nt":
         detach = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.DETACHED_PROCESS}
     with (out / LOG).open("ab") as log:
         log_start = log.seek(0, os.SEEK_END)
-        proc = subprocess.Popen(_child_command(path), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(worker_command(WORKER_FLAG, str(path)), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 env=env, **detach)
     return proc, out, log_start
 
@@ -417,6 +369,3 @@ def _run_in_thread(state, request: dict) -> dict:
     relay = EventRelay(lambda ev: state.emit(ev["event"], ev))
     return _train(request, relay, cancel)
 
-
-if __name__ == "__main__":
-    _leave(child_main())

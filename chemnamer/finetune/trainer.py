@@ -26,12 +26,12 @@ from chemnamer.data.build import build_splits
 from chemnamer.data.formatting import Template, format_pairs
 from chemnamer.data.records import data_hash
 from chemnamer.finetune.callbacks import Callback, CallbackList, CancelToken, TrainState
-from chemnamer.finetune.config import RunConfig
+from chemnamer.recipe import RunConfig
 from chemnamer.finetune.evaluate import evaluate_pairs
 from chemnamer.finetune.modelprep import prepare, trainable_parameters
-from chemnamer.finetune.vocab import VocabMap
-from chemnamer.generate import Generator
-from chemnamer.models import CHEMNAMER_META
+from chemnamer.model.vocab import VocabMap
+from chemnamer.model.generate import Generator
+from chemnamer.model.loading import CHEMNAMER_META
 
 STATE_FILE = "trainer_state.json"
 IGNORE = -100
@@ -139,7 +139,7 @@ def unwrap(model):
 
 
 def save_model(model, tokenizer, vocab, cfg: RunConfig, base_id: str, out: Path, dtype=None) -> Path:
-    """A self-contained model folder that chemnamer.models.load() can open."""
+    """A self-contained model folder that chemnamer.model.loading.load() can open."""
     tmp = out.with_name(out.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -295,14 +295,14 @@ def train(cfg: RunConfig, callbacks: list[Callback] = (), cancel: CancelToken | 
             "vocab": len(vocab) if vocab else len(tokenizer), "bf16": bf16, "device": device, "world": world,
             "data": data_report, "train_hash": data_hash(train_pairs), "output_dir": str(out_dir)}
     cbs: list[Callback] = list(callbacks)
-    if log_to_db and main:
-        from chemnamer.finetune.dblog import DbLogger
+    db = log_to_db and main  # the loop owns its run row; the DbLogger callback only observes
+    if db:
+        from chemnamer.finetune import dblog
 
-        db = DbLogger(cfg, base_id, hardware_info(device), info, run_id=run_id)
-        cbs.insert(0, db)
+        state.run_id = dblog.open_run(cfg, base_id, hardware_info(device), info, run_id)
+        cbs.insert(0, dblog.DbLogger(state.run_id))
     cb = CallbackList(cbs if main else [])
     cb.on_start(state, info)
-    run_id = state.run_id
 
     def evaluate(final: bool = False) -> dict:
         if not valid_pairs or not main:
@@ -436,6 +436,8 @@ def train(cfg: RunConfig, callbacks: list[Callback] = (), cancel: CancelToken | 
     except Exception as exc:  # the DB must say failed; the caller still gets the exception
         status, error = "failed", f"{type(exc).__name__}: {exc}"
         state.status = status
+        if db:
+            dblog.close_run(state.run_id, cfg, base_id, status, {"error": error})
         cb.on_end(state, status, {"error": error})
         raise
 
@@ -447,8 +449,11 @@ def train(cfg: RunConfig, callbacks: list[Callback] = (), cancel: CancelToken | 
     result = {"metrics": last_metrics, "model_dir": model_dir}
     if status == "interrupted":
         result["error"] = f"stopped by {cancel.reason} at step {state.step}; resume it from its checkpoint"
+    if db:
+        model_id = dblog.close_run(state.run_id, cfg, base_id, status, result)
+        if model_id:
+            result["model_id"] = model_id
     cb.on_end(state, status, result)
-    model_id = result.get("model_id")
     return TrainResult(status, state.run_id, str(out_dir), model_dir, model_id, state, last_metrics)
 
 

@@ -106,7 +106,7 @@ def quit_on_signals(app, window, names: tuple[str, ...] = ("SIGTERM", "SIGINT"))
 
 def main(model: str | None = None, device: str = "auto", screenshot: str | None = None,
          smiles: str | None = None) -> int:
-    from chemnamer.finetune.subprocess_run import run_worker_if_requested
+    from chemnamer.childproc import run_worker_if_requested
 
     run_worker_if_requested()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -134,6 +134,7 @@ def main(model: str | None = None, device: str = "auto", screenshot: str | None 
 # --- screenshots -----------------------------------------------------------------------------------
 
 def wait_until(predicate, timeout_s: float) -> bool:
+    """Process events until `predicate()` (scripted use: screenshots); False when time ran out."""
     from PySide6.QtWidgets import QApplication
 
     deadline = time.monotonic() + timeout_s
@@ -212,7 +213,7 @@ def take_screenshots(window, out: Path, smiles: str, timeout_s: float = 300.0) -
     # runs
     window.show_view("runs")
     task = window.runs.refresh()
-    wait_until(lambda: window.runs._task is None, 60)
+    wait_until(lambda: not window.runs.overview.running, 60)
     if window.runs.runs:
         ids = [r["id"] for r in window.runs.runs if r.get("last_step")][:3] or [window.runs.runs[0]["id"]]
         window.runs.select_ids(ids)

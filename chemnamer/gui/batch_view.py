@@ -10,7 +10,8 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
                                QMessageBox, QPushButton, QTableView, QVBoxLayout, QWidget)
 
-from chemnamer.gui import tasks
+from chemnamer.batch import BatchRow
+from chemnamer.gui import batch_tasks, tasks
 from chemnamer.gui.concurrent import Task
 from chemnamer.gui.widgets import (GREEN, GREY, RED, ElidedLabel, ModeChoice, progress_row, verified_color,
                                    verified_text)
@@ -25,7 +26,7 @@ class BatchModel(QAbstractTableModel):
 
     def __init__(self):
         super().__init__()
-        self.rows: list[tasks.BatchRow] = []
+        self.rows: list[BatchRow] = []
 
     def clear(self) -> None:
         self.beginResetModel()
@@ -195,7 +196,7 @@ class BatchView(QWidget):
         for b in (self.export_csv, self.export_sdf):
             b.setEnabled(False)
         try:
-            columns, found = tasks.batch_columns(self.path) if column is None else (None, column)
+            columns, found = batch_tasks.batch_columns(self.path) if column is None else (None, column)
         except (InputError, OSError) as exc:
             self._show_columns([], None)
             QMessageBox.warning(self, "Batch naming", str(exc))
@@ -209,7 +210,7 @@ class BatchView(QWidget):
         self.column = found
         self.progress.setRange(0, 0)
         self.eta.setText("reading the file…")
-        task = Task(tasks.batch_name, self.session.namer, self.path, column=self._column_arg(),
+        task = Task(batch_tasks.batch_name, self.session.namer, self.path, column=self._column_arg(),
                     mode=self.mode_choice.mode(), name="batch")
         self._task = task
         task.event.connect(self._on_event)
@@ -334,7 +335,7 @@ class BatchView(QWidget):
     def export(self, path: str, kind: str | None = None) -> Task:
         """Write the results in a worker (an SD file of 100k molecules takes a while)."""
         kind = kind or ("sdf" if path.lower().endswith((".sdf", ".sd")) else "csv")
-        fn = tasks.export_batch_sdf if kind == "sdf" else tasks.export_batch_csv
+        fn = batch_tasks.export_batch_sdf if kind == "sdf" else batch_tasks.export_batch_csv
         args = (self.source,) if kind == "csv" else ()
         task = Task(fn, list(self.model.rows), list(self.columns), path, *args, name=f"export-{kind}")
         self._export_task = task

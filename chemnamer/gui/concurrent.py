@@ -7,8 +7,8 @@ and turns what it reports into Qt signals, delivered in the GUI thread; widgets 
 Rules that keep the event loop responsive:
   * a task never touches a widget; everything it hands over goes through a signal (queued);
   * progress is throttled (at most ~25 signals/s), events are not;
-  * a stale task is not waited for: its owner drops the reference, ignores its signals, and the
-    module keeps the thread alive until it ends (a QThread destroyed while running aborts Qt).
+  * a stale task is not waited for: its `TaskSlot` cancels and disconnects it, and the module keeps
+    the thread alive until it ends (a QThread destroyed while running aborts Qt).
 """
 from __future__ import annotations
 
@@ -236,6 +236,66 @@ class Task(QObject):
         _alive.discard(self)
         _gc_update()
 
+
+
+class TaskSlot:
+    """One job of a view, the latest task winning (Orange3's ConcurrentWidgetMixin, one per job).
+
+    `start` cancels the slot's running task and disconnects it, so only the newest task's signals
+    reach the view's handlers. The slot is empty again (`running` False) before `done(result)`,
+    `failed(message, traceback)` or `cancelled()` is called, so a handler may start the next task;
+    `finished()` follows whichever of the three came. `cancel` drops the task the same way, unseen.
+    """
+
+    def __init__(self, done: Callable | None = None, failed: Callable | None = None,
+                 progress: Callable | None = None, event: Callable | None = None,
+                 cancelled: Callable | None = None, finished: Callable[[], None] | None = None):
+        self._done, self._failed, self._cancelled, self._finished = done, failed, cancelled, finished
+        self._progress, self._event = progress, event
+        self.task: Task | None = None
+        self._connections: list[tuple[Any, Callable]] = []
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None
+
+    def start(self, fn: Callable[..., Any], *args: Any, name: str = "", **kwargs: Any) -> Task:
+        self.cancel()
+        task = Task(fn, *args, name=name, **kwargs)
+        self.task = task
+        ends = ((task.done, self._done), (task.failed, self._failed), (task.cancelled, self._cancelled))
+        self._connections = [(signal, (lambda *a, h=handler: self._end(task, h, a))) for signal, handler in ends]
+        self._connections += [(signal, handler) for signal, handler in ((task.progress, self._progress),
+                                                                        (task.event, self._event)) if handler]
+        for signal, slot in self._connections:
+            signal.connect(slot)
+        task.start()
+        return task
+
+    def cancel(self) -> None:
+        """Cancel the running task; nothing it still reports reaches the view."""
+        task = self._drop()
+        if task is not None:
+            task.cancel()
+
+    def _drop(self) -> Task | None:
+        task, self.task = self.task, None
+        for signal, slot in self._connections:
+            try:
+                signal.disconnect(slot)
+            except (RuntimeError, TypeError):  # already gone
+                pass
+        self._connections = []
+        return task
+
+    def _end(self, task: Task, handler: Callable | None, args: tuple) -> None:
+        if task is not self.task:
+            return
+        self._drop()  # empty before the handler runs, so that it may start the next task
+        if handler is not None:
+            handler(*args)
+        if self._finished is not None:
+            self._finished()
 
 def running_tasks() -> list[Task]:
     return [t for t in _alive if t.running]

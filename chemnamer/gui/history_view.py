@@ -9,8 +9,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDateEdi
                                QHeaderView, QLabel, QLineEdit, QMessageBox, QPushButton, QTableView,
                                QVBoxLayout, QWidget)
 
-from chemnamer.gui import tasks
-from chemnamer.gui.concurrent import Task
+from chemnamer.gui import history_tasks
+from chemnamer.gui.concurrent import Task, TaskSlot
 from chemnamer.gui.widgets import GREY, verified_color, verified_text
 from chemnamer.gui import verdicts
 
@@ -37,28 +37,21 @@ class HistoryModel(QAbstractTableModel):
         self.order_by, self.descending = "created_at", True
         self.query_ms = 0.0
         self.loading = False
-        self._generation = 0
-        self._task: Task | None = None
+        self._pages = TaskSlot(done=self._apply, failed=self._failed)  # a newer request wins
 
     # --- loading --------------------------------------------------------------------------------
     def reload(self, sync: bool = False) -> None:
         """Count and first page for the current filters and order. In a worker (a LIKE search or an
         unindexed sort over 100k rows takes ~0.1-0.2 s); a newer request makes an older one stale."""
-        self._generation += 1
-        gen, args = self._generation, (dict(self.filters), self.order_by, self.descending, PAGE)
+        args = (dict(self.filters), self.order_by, self.descending, PAGE)
         if sync:
-            self._apply(gen, tasks.history_page(None, *args))
+            self._pages.cancel()
+            self._apply(history_tasks.history_page(None, *args))
             return
         self.loading = True
-        task = Task(tasks.history_page, *args, name="history-page")
-        self._task = task
-        task.done.connect(lambda res, g=gen: self._apply(g, res))
-        task.failed.connect(lambda msg, tb, g=gen: self._failed(g, msg))
-        task.start()
+        self._pages.start(history_tasks.history_page, *args, name="history-page")
 
-    def _apply(self, gen: int, res) -> None:
-        if gen != self._generation:
-            return
+    def _apply(self, res) -> None:
         total, rows, ms = res
         self.beginResetModel()
         self.total, self.rows, self.query_ms = total, rows, ms
@@ -66,10 +59,9 @@ class HistoryModel(QAbstractTableModel):
         self.loading = False
         self.reloaded.emit()
 
-    def _failed(self, gen: int, message: str) -> None:
-        if gen == self._generation:
-            self.loading = False
-            self.error.emit(message)
+    def _failed(self, message: str, _traceback: str) -> None:
+        self.loading = False
+        self.error.emit(message)
 
     def _page(self, offset: int) -> list[dict]:
         from chemnamer.store import history
@@ -285,13 +277,9 @@ class HistoryView(QWidget):
             self.refresh()
 
     def _refresh_models(self) -> None:
-        from sqlalchemy import select
+        from chemnamer.store.history import naming_model_ids
 
-        from chemnamer.store.db import session
-        from chemnamer.store.schema import Naming
-
-        with session(readonly=True) as s:
-            ids = sorted(x for x in s.scalars(select(Naming.model_id).distinct()) if x)
+        ids = naming_model_ids()
         current = self.model_filter.currentData()
         self.model_filter.blockSignals(True)
         self.model_filter.clear()
@@ -347,7 +335,7 @@ class HistoryView(QWidget):
 
     def export(self, path: str) -> Task:
         """Every row that matches the filters (not only the loaded ones), in a worker."""
-        task = Task(tasks.export_history, path, self.current_filters_for_query(), self.model.order_by,
+        task = Task(history_tasks.export_history, path, self.current_filters_for_query(), self.model.order_by,
                     self.model.descending, name="export-history")
         self._export_task = task
         task.progress.connect(lambda f, msg: self.count_label.setText(f"Exporting… {msg}"))

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog
                                QListWidget, QListWidgetItem, QMainWindow, QMessageBox, QProgressDialog,
                                QPushButton, QSizePolicy, QStackedWidget, QToolBar, QVBoxLayout, QWidget)
 
-from chemnamer.gui import concurrent, tasks
+from chemnamer.gui import concurrent, runs_tasks, tasks
 from chemnamer.gui.batch_view import BatchView
 from chemnamer.gui.history_view import HistoryView
 from chemnamer.gui.naming_view import NamingView
@@ -255,7 +255,7 @@ class MainWindow(QMainWindow):
         return run
 
     def _attach(self, run: dict) -> None:
-        curves = tasks.run_curves(None, [run["id"]]).get(run["id"], {"steps": [], "metrics": []})
+        curves = runs_tasks.run_curves(None, [run["id"]]).get(run["id"], {"steps": [], "metrics": []})
         self._monitor().monitor.load_history(curves["steps"], curves["metrics"])
         self.controller.attach(run)
 
@@ -267,7 +267,7 @@ class MainWindow(QMainWindow):
                 return
             self._attach(run)
         elif not self._monitor().isVisible():  # followed already (started here): catch the monitor up
-            curves = tasks.run_curves(None, [run["id"]]).get(run["id"], {"steps": [], "metrics": []})
+            curves = runs_tasks.run_curves(None, [run["id"]]).get(run["id"], {"steps": [], "metrics": []})
             self._monitor().monitor.load_history(curves["steps"], curves["metrics"])
             self._monitor().monitor.follow_current()
         self._monitor().show()
@@ -288,11 +288,11 @@ class MainWindow(QMainWindow):
             QMessageBox.information(self, "Training", "A training run is already in progress.")
             return
         try:
-            request = tasks.resume_request(run, tasks.default_threads())
+            request = runs_tasks.resume_request(run, tasks.default_threads())
         except FileNotFoundError as exc:
             QMessageBox.warning(self, "Resume", str(exc))
             return
-        curves = tasks.run_curves(None, [run["id"]]).get(run["id"], {"steps": [], "metrics": []})
+        curves = runs_tasks.run_curves(None, [run["id"]]).get(run["id"], {"steps": [], "metrics": []})
         self._monitor().monitor.load_history(curves["steps"], curves["metrics"])
         self.controller.start(request)
         self._monitor().show()

@@ -4,7 +4,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout
 
-from chemnamer.gui.concurrent import Task
+from chemnamer.gui.concurrent import TaskSlot
 from chemnamer.gui.widgets import Badge, section_label
 
 
@@ -25,7 +25,8 @@ class NameCheck(QFrame):
         super().__init__(parent)
         self.setObjectName("card")
         self._smiles: str | None = None
-        self._task: Task | None = None
+        self.checks = TaskSlot(done=self._on_done, failed=self._on_failed)  # editing the name cancels
+        self._checking: tuple | None = None
         self.verification = None
         lay = QVBoxLayout(self)
         lay.setContentsMargins(14, 10, 14, 12)
@@ -65,18 +66,12 @@ class NameCheck(QFrame):
         if not name or not self._smiles:
             return
         self.reason.setText("checking…")
-        task = Task(_check, name, self._smiles, name="check-name")
-        self._task = task
-        task.done.connect(lambda v, t=task, key=(name, self._smiles): self._on_done(t, key, v))
-        task.failed.connect(lambda message, _tb, t=task: self._on_failed(t, message))
-        task.start()
+        self._checking = (name, self._smiles)
+        self.checks.start(_check, name, self._smiles, name="check-name")
 
-    def _current(self, task: Task, key: tuple | None = None) -> bool:
-        return task is self._task and (key is None or key == (self.input.text().strip(), self._smiles))
-
-    def _on_done(self, task: Task, key: tuple, v) -> None:
-        if not self._current(task, key):
-            return
+    def _on_done(self, v) -> None:
+        if self._checking != (self.input.text().strip(), self._smiles):
+            return  # the name was set (not typed) to another since
         from chemnamer.opsin import KIND_LABELS, VERIFIED
 
         self.verification = v
@@ -88,12 +83,11 @@ class NameCheck(QFrame):
         self.reason.setToolTip(f"OPSIN read: {v.smiles}" if v.smiles else "")
         self.checked.emit(v)
 
-    def _on_failed(self, task: Task, message: str) -> None:
-        if self._current(task):
-            self.reason.setText(f"Check failed: {message}")
+    def _on_failed(self, message: str, _traceback: str) -> None:
+        self.reason.setText(f"Check failed: {message}")
 
     def _clear_result(self) -> None:
-        self._task = None
+        self.checks.cancel()
         self.verification = None
         self.badge.hide()
         self.reason.setText("")

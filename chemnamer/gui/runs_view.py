@@ -11,8 +11,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeade
                                QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from chemnamer.gui import tasks
-from chemnamer.gui.concurrent import Task
+from chemnamer.gui import runs_tasks, tasks
+from chemnamer.gui.concurrent import Task, TaskSlot
 from chemnamer.gui.plots import log_plot
 from chemnamer.gui.widgets import AMBER, GREEN, GREY, RED, section_label
 
@@ -36,8 +36,8 @@ class RunsView(QWidget):
         super().__init__(parent)
         self.runs: list[dict] = []
         self.curves: dict = {}
-        self._task: Task | None = None
-        self._curve_task: Task | None = None
+        self.overview = TaskSlot(done=self._on_runs, failed=lambda msg, tb: self.message.emit(f"Runs: {msg}"))
+        self._curves = TaskSlot(done=self._on_curves)  # the latest selection wins
         self._timer = QTimer(self)
         self._timer.setInterval(5000)
         self._timer.timeout.connect(self._auto_refresh)
@@ -153,19 +153,9 @@ class RunsView(QWidget):
         if any(r["status"] == "running" for r in self.runs):
             self.refresh()
 
-    def refresh(self) -> Task | None:
-        if self._task is not None:
-            return self._task
-        task = Task(tasks.runs_overview, name="runs")
-        self._task = task
-        task.done.connect(self._on_runs)
-        task.failed.connect(lambda msg, tb: self.message.emit(f"Runs: {msg}"))
-        task.finished.connect(self._on_runs_finished)
-        task.start()
-        return task
-
-    def _on_runs_finished(self) -> None:
-        self._task = None
+    def refresh(self) -> Task:
+        """Reload the runs; while a reload runs, that one (it reads the same rows)."""
+        return self.overview.task or self.overview.start(runs_tasks.runs_overview, name="runs")
 
     def _on_runs(self, runs: list[dict]) -> None:
         selected = set(self.selected_ids())
@@ -229,14 +219,9 @@ class RunsView(QWidget):
             self.curves = {}
             self._draw()
             return
-        task = Task(tasks.run_curves, ids, name="run-curves")
-        self._curve_task = task
-        task.done.connect(lambda res, t=task: self._on_curves(t, res))
-        task.start()
+        self._curves.start(runs_tasks.run_curves, ids, name="run-curves")
 
-    def _on_curves(self, task, curves: dict) -> None:
-        if task is not self._curve_task:
-            return
+    def _on_curves(self, curves: dict) -> None:
         self.curves = curves
         try:
             self._draw()
@@ -336,7 +321,7 @@ class RunsView(QWidget):
         if not runs:
             return
         try:
-            tasks.resume_request(runs[0])
+            runs_tasks.resume_request(runs[0])
         except FileNotFoundError as exc:
             QMessageBox.warning(self, "Resume", str(exc))
             return

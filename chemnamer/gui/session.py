@@ -4,7 +4,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 
 from chemnamer.gui import tasks
-from chemnamer.gui.concurrent import Task
+from chemnamer.gui.concurrent import TaskSlot
 
 
 class Session(QObject):
@@ -27,14 +27,15 @@ class Session(QObject):
         self.namer = None
         self.devices = ["auto", "cpu"]
         self.warm_info: dict = {}
-        self._load_task: Task | None = None
-        self._warm_task: Task | None = None
+        self._load = TaskSlot(done=self._on_loaded, failed=self._on_failed)  # a newer load wins
+        self._load_device = self.device
+        self._warm = TaskSlot(done=self._on_warm)
         self._warm_after_load = False
 
     # --- loading --------------------------------------------------------------------------------
     @property
     def loading(self) -> bool:
-        return self._load_task is not None
+        return self._load.running
 
     def start(self) -> None:
         """Load the start-up model (a missing default model is a note, not an error) and warm up."""
@@ -45,37 +46,26 @@ class Session(QObject):
         """After the first model load, not beside it: two threads importing and starting the JVM at
         once contend for the GIL and make the window stutter on a small machine."""
         self._warm_after_load = False
-        self._warm_task = Task(tasks.warm_up, name="warm-up")
-        self._warm_task.done.connect(self._on_warm)
-        self._warm_task.start()
+        self._warm.start(tasks.warm_up, name="warm-up")
 
     def load(self, model_id: str | None, device: str | None = None, required: bool = True) -> None:
         device = device or self.device
         # a guided model takes the guided slot; modes model and best keep the model active now
         direct = self.namer.model_id if self.namer is not None else None
-        task = Task(tasks.load_namer, model_id, device, self.beams, "model", required, direct, name="load-model")
-        self._load_task = task
-        task.done.connect(lambda namer, t=task: self._on_loaded(t, namer, device))
-        task.failed.connect(lambda msg, tb, t=task: self._on_failed(t, msg))
+        self._load_device = device
+        self._load.start(tasks.load_namer, model_id, device, self.beams, "model", required, direct, name="load-model")
         self.busy.emit(True, f"Loading model {model_id or 'default'} on {device}…")
-        task.start()
 
-    def _on_loaded(self, task: Task, namer, device: str) -> None:
-        if task is not self._load_task:
-            return  # a newer load was asked for
-        self._load_task = None
+    def _on_loaded(self, namer) -> None:
         self.namer = namer
         self.model_id = namer.guided_model_id if namer.mode == "guided" else namer.model_id
-        self.device = device
+        self.device = self._load_device
         self.busy.emit(False, "")
         self.namer_changed.emit()
         if self._warm_after_load:
             self._warm_up()
 
-    def _on_failed(self, task: Task, message: str) -> None:
-        if task is not self._load_task:
-            return
-        self._load_task = None
+    def _on_failed(self, message: str, _traceback: str) -> None:
         self.busy.emit(False, "")
         self.load_failed.emit(message)
         if self.namer is None:  # nothing to fall back to: name with references only

@@ -6,7 +6,6 @@ the wizard runs is exactly what `chemnamer train --recipe` would run with the sa
 from __future__ import annotations
 
 import copy
-import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -17,8 +16,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QCheckBox, QComb
                                QPushButton, QRadioButton, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout,
                                QWidget, QWizard, QWizardPage)
 
-from chemnamer.gui import tasks
-from chemnamer.gui.concurrent import Task
+from chemnamer.gui import tasks, wizard_tasks
+from chemnamer.gui.concurrent import TaskSlot
 from chemnamer.gui.training import RunMonitor, TrainingController
 from chemnamer.gui.widgets import GREY, RED, Spinner, mono_font
 
@@ -33,7 +32,7 @@ EXAMPLE_PAIRS = [("CC(=O)Oc1ccccc1C(=O)O", "2-acetyloxybenzoic acid"),
 
 def default_config() -> dict:
     """RunConfig's defaults as a dict: every page starts from these values (none re-typed here)."""
-    from chemnamer.finetune.config import RunConfig
+    from chemnamer.recipe import RunConfig
 
     cfg = RunConfig().to_dict()
     cfg["name"] = "wizard"
@@ -73,7 +72,7 @@ class DataPage(QWizardPage):
         self.setSubTitle("Examples of one or more inputs (a SMILES, a rule-based name…) and the target (its "
                          "IUPAC name) the model learns from.")
         d = wizard.base_config["data"]
-        self._preview_task: Task | None = None
+        self._previews = TaskSlot(done=self._on_preview, failed=self._on_preview_failed)  # the latest file wins
         lay = QVBoxLayout(self)
         self.group = QButtonGroup(self)
         self.src_pubchem = QRadioButton("PubChem table — SMILES with PubChem's IUPAC names")
@@ -222,15 +221,9 @@ class DataPage(QWizardPage):
         if not path:
             return
         self.file_msg.setText("reading…")
-        task = Task(tasks.file_preview, path, name="file-preview")
-        self._preview_task = task
-        task.done.connect(lambda res, t=task: self._on_preview(t, res))
-        task.failed.connect(lambda msg, tb, t=task: self._on_preview_failed(t, msg))
-        task.start()
+        self._previews.start(wizard_tasks.file_preview, path, name="file-preview")
 
-    def _on_preview(self, task, res) -> None:
-        if task is not self._preview_task:
-            return
+    def _on_preview(self, res) -> None:
         columns, rows = res
         self.preview.show()
         self.preview.setColumnCount(len(columns))
@@ -265,9 +258,7 @@ class DataPage(QWizardPage):
         self.file_msg.setText(f"{len(columns)} columns; the first {len(rows)} rows are shown")
         self.completeChanged.emit()
 
-    def _on_preview_failed(self, task, message: str) -> None:
-        if task is not self._preview_task:
-            return
+    def _on_preview_failed(self, message: str, _traceback: str) -> None:
         self.preview.setRowCount(0)
         self.preview.setColumnCount(0)
         self.preview.hide()
@@ -307,7 +298,9 @@ class FilterPage(QWizardPage):
                          "the split never puts one structure on both sides.")
         self.counts: dict | None = None
         self.counts_error: str | None = None
-        self._task: Task | None = None
+        # One count at a time (a minute for the large table, cached); a change meanwhile recounts after it.
+        self.counting = TaskSlot(done=self._on_counts, failed=self._on_failed, finished=self._on_finished)
+        self._counting_data: dict | None = None
         self._pending = False
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -432,7 +425,7 @@ class FilterPage(QWizardPage):
 
     # --- counting in a worker --------------------------------------------------------------------
     def recount(self) -> None:
-        if self._task is not None:
+        if self.counting.running:
             self._pending = True
             return
         self._pending = False
@@ -444,15 +437,11 @@ class FilterPage(QWizardPage):
         self.count_text.setText("Reading the source and applying the filters" +
                                 (" (about a minute for the large table; the result is cached and the run "
                                  "reuses it)" if big else "") + "…")
-        task = Task(tasks.data_counts, cfg["data"], name="data-counts")
-        self._task = task
-        task.done.connect(lambda res, c=copy.deepcopy(cfg["data"]): self._on_counts(res, c))
-        task.failed.connect(self._on_failed)
-        task.finished.connect(self._on_finished)
-        task.start()
+        self._counting_data = copy.deepcopy(cfg["data"])
+        self.counting.start(wizard_tasks.data_counts, cfg["data"], name="data-counts")
 
-    def _on_counts(self, res: dict, data_cfg: dict) -> None:
-        if data_cfg != self.wiz.config(upto=self)["data"]:
+    def _on_counts(self, res: dict) -> None:
+        if self._counting_data != self.wiz.config(upto=self)["data"]:
             return  # the settings changed meanwhile; a recount is pending
         self.counts = res
         sizes, filt = res.get("sizes", {}), res.get("filters", {})
@@ -483,7 +472,6 @@ class FilterPage(QWizardPage):
         self.completeChanged.emit()
 
     def _on_finished(self) -> None:
-        self._task = None
         if self._pending:
             self.recount()
         else:
@@ -590,7 +578,7 @@ class FormatPage(QWizardPage):
                 given = ", ".join(f"{{{n}}}" for n in inputs.values())
                 raise ValueError(f"{{{unknown[0]}}} is not an input of this data (the inputs: {{source}}"
                                  f"{', ' + given if given else ''}); pick its column on the Data page")
-            examples = tasks.format_preview(pairs, self.instruction_text(), self.marker_text(),
+            examples = wizard_tasks.format_preview(pairs, self.instruction_text(), self.marker_text(),
                                             self.inversion.value() / 100)
         except ValueError as exc:
             self.error.setText(str(exc))
@@ -671,7 +659,7 @@ class ModelPage(QWizardPage):
         lay.addStretch(1)
 
     def _fill_bases(self) -> None:
-        from chemnamer.models import BASE_ID
+        from chemnamer.model.loading import BASE_ID
 
         self.base.addItem(f"{BASE_ID} — SmolLM2-135M-Instruct (the paper's family)", BASE_ID)
         try:
@@ -1006,15 +994,3 @@ class TrainingWizard(QWizard):
                 return
         super().reject()
 
-
-def wait_until(predicate, timeout_s: float) -> bool:
-    """Process events until `predicate()` (tests, scripted use)."""
-    from PySide6.QtWidgets import QApplication
-
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        QApplication.processEvents()
-        time.sleep(0.01)
-    return True

@@ -12,7 +12,7 @@ from chemnamer.store.history import (
     save_naming,
     save_namings,
 )
-from chemnamer.store.registry import get_registered, register_model, registered_models, unregister_model
+from chemnamer.store.registry import get_registered, register_model, registered_rows, unregister_model
 from chemnamer.store.runs import (
     add_checkpoint,
     create_run,
@@ -34,6 +34,6 @@ __all__ = [
     "add_checkpoint", "count_history", "create_run", "delete_namings", "delete_run", "dispose_all", "engine",
     "finish_run", "get_naming", "get_registered", "get_run", "init_db", "integrity_check", "latest_checkpoint",
     "list_runs", "log_epoch_metrics", "log_steps", "mark_interrupted", "query_history", "register_model",
-    "registered_models", "run_checkpoints", "run_metrics", "run_steps", "save_naming", "save_namings",
+    "registered_rows", "run_checkpoints", "run_metrics", "run_steps", "save_naming", "save_namings",
     "session", "set_status", "StoreError", "unregister_model",
 ]

@@ -158,6 +158,12 @@ def count_history(
         return int(s.scalar(stmt) or 0)
 
 
+def naming_model_ids() -> list[str]:
+    """The models that named anything in the history, sorted."""
+    with session(readonly=True) as s:
+        return sorted(x for x in s.scalars(select(Naming.model_id).distinct()) if x)
+
+
 def get_naming(naming_id: int) -> dict[str, Any] | None:
     with session(readonly=True) as s:
         row = s.get(Naming, naming_id)

@@ -3,16 +3,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.sqlite import insert
 
 from chemnamer.store.db import session
 from chemnamer.store.schema import RegisteredModel, utcnow
-
-if TYPE_CHECKING:
-    from chemnamer.models import ModelSpec
 
 
 def register_model(
@@ -44,18 +41,6 @@ def registered_rows() -> list[dict[str, Any]]:
     stmt = select(RegisteredModel).order_by(RegisteredModel.created_at, RegisteredModel.id)
     with session(readonly=True) as s:
         return [r.as_dict() for r in s.scalars(stmt)]
-
-
-def registered_models() -> list[ModelSpec]:
-    """The registered models as ModelSpecs (kind 'finetuned'); meta also carries base_model, run_id, metrics."""
-    from chemnamer.models import ModelSpec  # lazy: chemnamer.models imports this module
-
-    specs = []
-    for row in registered_rows():
-        meta = {"base_model": row["base_model"], "run_id": row["run_id"], "metrics": row["metrics"] or {},
-                **(row["meta"] or {})}
-        specs.append(ModelSpec(row["id"], "finetuned", row["path"], row["description"], meta))
-    return specs
 
 
 def unregister_model(id: str) -> bool:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from chemnamer.store.db import session
 from chemnamer.store.schema import Checkpoint, EpochMetric, Run, StepLog, utcnow
@@ -202,6 +202,13 @@ def list_runs() -> list[dict[str, Any]]:
     """All runs, newest first, with their final metrics."""
     with session(readonly=True) as s:
         return [r.as_dict() for r in s.scalars(select(Run).order_by(Run.id.desc()))]
+
+
+def last_steps() -> dict[int, tuple[int, float | None]]:
+    """run id -> (last logged step, elapsed seconds then) for every run that logged a step."""
+    stmt = select(StepLog.run_id, func.max(StepLog.step), func.max(StepLog.elapsed_s)).group_by(StepLog.run_id)
+    with session(readonly=True) as s:
+        return {run_id: (step, elapsed) for run_id, step, elapsed in s.execute(stmt)}
 
 
 def run_steps(run_id: int) -> list[dict[str, Any]]:

@@ -7,7 +7,8 @@ import subprocess
 import sys
 
 SCRIPT = r"""
-from chemnamer.chem import depict_svg, parse_input
+from chemnamer.chem import depict_svg
+from chemnamer.inputs import parse_input
 from chemnamer.gui.app import make_app
 from chemnamer.gui.widgets import MoleculeView
 

@@ -163,7 +163,7 @@ def test_wizard_trains_a_guided_model_that_names_in_guided_mode(home, window, qt
         check.setChecked(False)  # small molecules: the paper's filters would drop most
     f.n_valid.setValue(2)
     f.n_test.setValue(2)
-    qtbot.waitUntil(lambda: f.counts is not None and f._task is None and not f._timer.isActive(), timeout=120_000)
+    qtbot.waitUntil(lambda: f.counts is not None and not f.counting.running and not f._timer.isActive(), timeout=120_000)
     assert f.counts["sizes"] == {"train": len(ROWS) - 4, "valid": 2, "test": 2}
     _next(wiz, qtbot, wiz.format_page)
 
@@ -200,11 +200,11 @@ def test_wizard_trains_a_guided_model_that_names_in_guided_mode(home, window, qt
     status, result = ended.args
     assert status == "completed", result
     model_id = result["model_id"]
-    from chemnamer import models
+    from chemnamer.model import loading
 
-    meta = models.read_meta(models.resolve(model_id).path)
+    meta = loading.read_meta(loading.resolve(model_id).path)
     assert meta["template"]["instruction"] == "SMILES: {source}\nRule: {rule}"
-    assert meta["task"]["inputs"] == {"rule": "Rule"} and models.is_guided(model_id)
+    assert meta["task"]["inputs"] == {"rule": "Rule"} and loading.is_guided(model_id)
     _next(wiz, qtbot, wiz.finish_page)
     assert "guided" in wiz.finish_page.text.text() and "--mode guided" in wiz.finish_page.text.text()
 

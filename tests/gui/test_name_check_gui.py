@@ -55,7 +55,7 @@ def test_check_card_on_its_own(qtbot):
     # a verdict never outlives the name it is about: editing the name drops it, even one still running
     card.input.setText("(2S)-2-aminopropanoic acid")
     card.check_now()
-    task = card._task
+    task = card.checks.task
     qtbot.keyClicks(card.input, "x")  # edited before the worker answers
     qtbot.waitUntil(lambda: not task.running, timeout=60_000)
     qtbot.wait(50)  # let the queued done signal arrive

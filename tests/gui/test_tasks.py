@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from chemnamer.gui import tasks
+from chemnamer.gui import runs_tasks, tasks
 from chemnamer.naming import CandidateResult, NamingResult, References
 
 
@@ -30,23 +30,22 @@ def test_agreement_and_metrics_are_about_the_shown_name():
 def test_history_record_round_trip():
     r = _result()
     rec = {**r.to_record(), "id": 7}
-    back = tasks.result_from_record(rec)
+    back = NamingResult.from_record(rec)
     assert back.name == r.name and back.candidates[1].verified is True and back.id == 7
     assert back.reference.pubchem == r.reference.pubchem and back.reference.pubchem_verified is True
 
 
 def test_config_round_trip_and_resume_request(tmp_path):
-    from chemnamer.finetune.config import RunConfig
-    from chemnamer.finetune.subprocess_run import config_from_dict
+    from chemnamer.recipe import RunConfig, config_from_dict
 
     d = RunConfig().to_dict()
     d["model"]["method"], d["train"]["lr"], d["_info"] = "lora", 1e-4, {"ignored": True}
     cfg = config_from_dict(d)
     assert cfg.model.method == "lora" and cfg.train.lr == 1e-4
     with pytest.raises(FileNotFoundError):
-        tasks.resume_request({"id": 3, "config": d, "output_dir": str(tmp_path / "gone")})
+        runs_tasks.resume_request({"id": 3, "config": d, "output_dir": str(tmp_path / "gone")})
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
-        tasks.resume_request({"id": 3, "config": d, "output_dir": str(tmp_path)})
+        runs_tasks.resume_request({"id": 3, "config": d, "output_dir": str(tmp_path)})
 
 
 def test_format_duration():

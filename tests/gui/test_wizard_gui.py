@@ -46,7 +46,7 @@ def fill_pages(wiz, qtbot, epochs=1.0, log_every_one=False):
     f.n_valid.setValue(8)
     f.n_test.setValue(8)
     f.limit_train.setValue(100)
-    qtbot.waitUntil(lambda: f.counts is not None and f._task is None and not f._timer.isActive(), timeout=120_000)
+    qtbot.waitUntil(lambda: f.counts is not None and not f.counting.running and not f._timer.isActive(), timeout=120_000)
     sizes = f.counts["sizes"]
     assert sizes["valid"] == 8 and sizes["test"] == 8 and 0 < sizes["train"] <= 100
     assert "training pairs" in f.count_title.text()
@@ -109,10 +109,10 @@ def test_wizard_trains_and_registers_model(wizard, qtbot, gap_meter):
         wiz.accept()
     assert ready.args == [model_id]
 
-    from chemnamer import models
+    from chemnamer.model import loading
     from chemnamer.store import runs
 
-    assert models.resolve(model_id).kind == "finetuned"
+    assert loading.resolve(model_id).kind == "finetuned"
     run = runs.get_run(result["run_id"])
     assert run["status"] == "completed" and run["model_id"] == model_id
     assert_responsive(gap_meter)
@@ -168,7 +168,7 @@ def test_own_file_with_column_pickers_and_counts(wizard, qtbot, tmp_path):
         check.setChecked(False)  # tiny molecules: the paper's filters would drop them all
     f.n_valid.setValue(1)
     f.n_test.setValue(1)
-    qtbot.waitUntil(lambda: f.counts is not None and f._task is None and not f._timer.isActive(), timeout=60_000)
+    qtbot.waitUntil(lambda: f.counts is not None and not f.counting.running and not f._timer.isActive(), timeout=60_000)
     assert f.counts["sizes"] == {"train": 4, "valid": 1, "test": 1}
     assert "invalid SMILES" in f.count_text.text()  # the bad row is reported, not silently dropped
     cfg = wiz.config()

@@ -1,4 +1,5 @@
-"""Run configuration: plain dataclasses, loaded from a TOML recipe plus `--set section.key=value`.
+"""Run configuration: plain dataclasses, loaded from a TOML recipe plus `--set section.key=value`,
+or from a stored config (`config_from_dict`); one parser (`_merge`) and one set of checks for all.
 
 Unknown keys and out-of-range values are errors that name the file and the key: a typo in a recipe
 must never silently fall back to a default.
@@ -210,17 +211,19 @@ def _coerce(value, current, key: str):
     return value
 
 
-def _merge(obj, values: dict, prefix: str, origin: str) -> None:
+def _merge(obj, values: dict, prefix: str, origin: str, skip_unknown: bool = False) -> None:
     names = {f.name for f in fields(obj)}
     for key, value in values.items():
         full = f"{prefix}{key}"
         if key not in names:
+            if skip_unknown:
+                continue
             raise ConfigError(f"{origin}: unknown key {_shown(full)} (known: {', '.join(sorted(names))})")
         current = getattr(obj, key)
         if is_dataclass(current):
             if not isinstance(value, dict):
                 raise ConfigError(f"{origin}: {_shown(full)} must be a table")
-            _merge(current, value, full + ".", origin)
+            _merge(current, value, full + ".", origin, skip_unknown)
         else:
             setattr(obj, key, _coerce(value, current, f"{origin}: {full}"))
 
@@ -255,4 +258,14 @@ def load_recipe(path: str | Path | None = None, overrides: list[str] = ()) -> Ru
     except ConfigError as exc:  # name where the bad value came from, like the unknown-key errors do
         origin = " + ".join(filter(None, [str(path) if path else "", "--set" if overrides else ""])) or "defaults"
         raise ConfigError(f"{origin}: {exc}") from None
+    return cfg
+
+
+def config_from_dict(d: dict | None, origin: str = "stored config") -> RunConfig:
+    """A RunConfig from `RunConfig.to_dict()` output (a run's stored config, the wizard's choices):
+    the recipe's own parser and checks, except that keys this version does not know (like the
+    '_info' the DB logger adds) are skipped."""
+    cfg = RunConfig()
+    _merge(cfg, d or {}, "", origin, skip_unknown=True)
+    cfg.validate()
     return cfg

