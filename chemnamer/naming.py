@@ -47,6 +47,7 @@ MAX_GENERATION_HEAVY_ATOMS = chem.MAX_HEAVY_ATOMS
 # Guided batches are generated in groups of this many molecules, so that the helper thread drafts the
 # next group while this one is generated.
 GUIDED_GROUP = 8
+GUIDED_COPY_BONUS = 0.0  # log-prob bonus for copying the draft (fastllama.CopyBias); see training/copy_bias.py
 RULE_CACHE_SIZE = 4096  # rule-based drafts kept for the session (the same molecule twice: no new draft)
 
 
@@ -174,6 +175,7 @@ class Namer:
         self._lock = threading.RLock()
         # Rule-based drafts by canonical SMILES, computed on a helper thread (the namers run in their
         # own processes, OPSIN releases the GIL) while this thread generates: see _rule_jobs.
+        self.copy_bonus = GUIDED_COPY_BONUS
         self._rules: dict[str, Future] = {}
         self._rule_thread: ThreadPoolExecutor | None = None
 
@@ -313,7 +315,7 @@ class Namer:
         # The guided model was trained on every SMILES form (augmentation): the input goes as typed.
         inputs = [{"source": r.input.strip() if r.source == "smiles" else r.smiles, "rule": r.reference.rule_based}
                   for r in with_draft]
-        cands = self._guided_generator.generate(inputs, beams=beams, num_return=beams)
+        cands = self._guided_generator.generate(inputs, beams=beams, num_return=beams, copy_bonus=self.copy_bonus)
         per = _ms(t0) / len(with_draft)
         for r, cs in zip(with_draft, cands):
             r.candidates = [CandidateResult(c.name, round(c.score, 5)) for c in cs]
