@@ -66,6 +66,8 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--model", default=None, help="direct model (default: the shipped default)")
     ap.add_argument("--guided-model", default=None, help="guided model (default: the shipped guided)")
+    ap.add_argument("--copy-bonus", type=float, default=None,
+                    help="guided decoding: log-prob bonus for copying the draft (default: the Namer's)")
     args = ap.parse_args()
 
     _, valid, test, _ = build_splits(load_recipe(args.recipe, []).data)
@@ -77,7 +79,10 @@ def main() -> int:
         held = {p.inchikey for p in druglike(1000, seed=0)}
         drug = [p for p in drug if p.inchikey not in held]
     namer = Namer(model_id=args.model, guided_model_id=args.guided_model, beams=args.beams, store=False)
+    if args.copy_bonus is not None:
+        namer.copy_bonus = args.copy_bonus
     report = {"split": f"{args.recipe}:{args.split}", "druglike_seed": args.druglike_seed, "beams": args.beams,
+              "copy_bonus": namer.copy_bonus,
               "modes": {}}
     for mode in args.modes.split(","):
         report["modes"][mode] = {"split": run(namer, split, mode, args.beams, args.batch),

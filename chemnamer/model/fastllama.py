@@ -174,7 +174,7 @@ class FastLlama:
 
     # --- decoding ----------------------------------------------------------------------------------
     @torch.inference_mode()
-    def greedy(self, ids, mask, max_new, eos: int) -> list[list[Hypothesis]]:
+    def greedy(self, ids, mask, max_new, eos: int, copy: "CopyBias | None" = None) -> list[list[Hypothesis]]:
         """Argmax decoding; for each row one Hypothesis (score: mean log-prob per token, EOS included).
 
         max_new: one budget for all rows, or one per row; a row leaves the batch when it emits EOS
@@ -188,6 +188,8 @@ class FastLlama:
         results: list[list[Hypothesis]] = [[] for _ in range(b)]
         for step in range(int(budget.max())):
             logp = torch.log_softmax(logits.float(), -1).cpu()
+            if copy is not None:
+                logp = logp + copy.bias(rows.tolist(), [toks[int(r), :step].tolist() for r in rows], logp.shape[-1], eos)
             tok = logp.argmax(-1)
             total[rows] += logp.gather(1, tok[:, None])[:, 0]
             toks[rows, step] = tok
@@ -212,7 +214,7 @@ class FastLlama:
 
     @torch.inference_mode()
     def beam(self, ids, mask, max_new, eos: int, beams: int, length_penalty: float = 1.0,
-             early_stopping: bool | str = True) -> list[list[Hypothesis]]:
+             early_stopping: bool | str = True, copy: "CopyBias | None" = None) -> list[list[Hypothesis]]:
         """Beam search with Hugging Face `generate`'s semantics (transformers 5, `_beam_search`), row
         by row; for each row up to `beams` hypotheses, best first. Defaults are `generate`'s.
 
@@ -247,6 +249,9 @@ class FastLlama:
             length, n = step + 1, len(rows)
             logp = torch.log_softmax(logits.float(), -1).cpu()
             vocab = logp.shape[-1]
+            if copy is not None:  # beam j of row i: the j-th of k rows
+                seqs = [run_seqs[i, j, :step].tolist() for i in range(n) for j in range(k)]
+                logp = logp + copy.bias([int(rows[i]) for i in range(n) for _ in range(k)], seqs, vocab, eos)
             top_s, top_i = (run_sums[:, :, None] + logp.view(n, k, vocab)).view(n, k * vocab).topk(2 * k)
             src, tok = top_i // vocab, top_i % vocab
             cand = torch.take_along_dim(run_seqs, src[:, :, None], 1)
@@ -335,3 +340,38 @@ def _finished(seqs, lengths, scores, done, eos: int) -> list[Hypothesis]:
             complete = seq[-1] == eos
             out.append(Hypothesis(seq[:-1] if complete else seq, score, complete))
     return out
+
+
+class CopyBias:
+    """Decoding that leans on a draft (guided naming): at each step the tokens that would continue
+    copying the draft get `bonus` added to their log-probability. "Continue copying" = the token
+    that follows, in the draft, the longest stretch of the draft the hypothesis ends with (the
+    draft's first token at the start; EOS after the draft's end). Edits stay possible: the model's
+    own choice wins when it is more than `bonus` nats likelier.
+
+    drafts: for each row of the batch (before beams), the draft's tokens."""
+
+    def __init__(self, drafts: list[list[int]], bonus: float, longest: int = 16):
+        self.drafts, self.bonus, self.longest = drafts, bonus, longest
+
+    def next_tokens(self, generated: list[int], draft: list[int], eos: int) -> set[int]:
+        if not draft:
+            return set()
+        if not generated:
+            return {draft[0]}
+        ends = [e for e, t in enumerate(draft) if t == generated[-1]]  # where the last token sits
+        m = 1
+        while ends and m < min(self.longest, len(generated)):
+            longer = [e for e in ends if e - m >= 0 and draft[e - m] == generated[-1 - m]]
+            if not longer:
+                break
+            ends, m = longer, m + 1
+        return {draft[e + 1] if e + 1 < len(draft) else eos for e in ends}
+
+    def bias(self, rows: list[int], generated: list[list[int]], vocab: int, eos: int) -> torch.Tensor:
+        out = torch.zeros(len(rows), vocab)
+        for i, (row, gen) in enumerate(zip(rows, generated)):
+            for t in self.next_tokens(gen, self.drafts[row], eos):
+                if 0 <= t < vocab:
+                    out[i, t] = self.bonus
+        return out

@@ -114,7 +114,8 @@ class Generator:
 
     @torch.inference_mode()
     def hypotheses(self, sources: list, beams: int = 1, max_new_tokens: int | None = None,
-                   early_stopping: bool | str | None = None) -> list[list[tuple[list[int], float, bool]]]:
+                   early_stopping: bool | str | None = None,
+                   copy_bonus: float = 0.0) -> list[list[tuple[list[int], float, bool]]]:
         """For each source, (tokens without EOS, score, complete) best first: what the decoder found,
         cut-off ones included. Prompts are sorted by length and decoded in groups of at most
         MAX_ROWS rows (sources x beams), so rows that run about as long share a batch.
@@ -132,28 +133,33 @@ class Generator:
         out: list = [None] * len(sources)
         for g in range(0, len(order), group):
             part = order[g:g + group]
-            found = self._decode([prompts[i] for i in part], [budgets[i] for i in part], beams, early_stopping)
+            copy = None
+            if copy_bonus and all(isinstance(sources[i], dict) and sources[i].get("rule") for i in part):
+                from chemnamer.model.fastllama import CopyBias
+
+                copy = CopyBias([self.encode(sources[i]["rule"]) for i in part], copy_bonus)
+            found = self._decode([prompts[i] for i in part], [budgets[i] for i in part], beams, early_stopping, copy)
             for i, hs in zip(part, found):
                 out[i] = hs
         return out
 
-    def _decode(self, prompts: list[list[int]], budget: list[int], beams: int, early_stopping):
+    def _decode(self, prompts: list[list[int]], budget: list[int], beams: int, early_stopping, copy=None):
         ids, mask, width = self._pad(prompts)
         fast = self._fast()
-        if fast is None:
+        if fast is None:  # (the copy bias lives in the lean decoder only)
             return self._hf(ids, mask, width, budget, beams, early_stopping)
         if beams == 1:
-            found = fast.greedy(ids, mask, budget, self.eos_id)
+            found = fast.greedy(ids, mask, budget, self.eos_id, copy)
         else:
-            found = fast.beam(ids, mask, budget, self.eos_id, beams, LENGTH_PENALTY, early_stopping)
+            found = fast.beam(ids, mask, budget, self.eos_id, beams, LENGTH_PENALTY, early_stopping, copy)
         return [[(h.tokens, h.score, h.complete) for h in hs] for hs in found]
 
     def generate(self, sources: list, beams: int = 1, num_return: int | None = None,
-                 max_new_tokens: int | None = None) -> list[list[Candidate]]:
+                 max_new_tokens: int | None = None, copy_bonus: float = 0.0) -> list[list[Candidate]]:
         """For each source, up to `num_return` candidates (distinct names), best first."""
         num_return = min(num_return or beams, beams)
         results = []
-        for hyps in self.hypotheses(sources, beams, max_new_tokens):
+        for hyps in self.hypotheses(sources, beams, max_new_tokens, copy_bonus=copy_bonus):
             cands, seen = [], set()
             for toks, score, _complete in hyps[:num_return]:
                 name = self.decode(toks)
