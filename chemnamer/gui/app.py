@@ -44,6 +44,9 @@ def make_app():
         app.setOrganizationName("chemnamer")
         app.setDesktopFileName("chemnamer")  # Wayland/taskbars match the window to chemnamer.desktop
     apply_style(app)
+    from chemnamer.gui.concurrent import collect_on_gui_thread
+
+    collect_on_gui_thread()  # cyclic garbage (Qt objects) collected on the GUI thread only
     return app
 
 

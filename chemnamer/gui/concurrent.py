@@ -136,24 +136,37 @@ def _gc_check() -> None:
 
 
 def _gc_update() -> None:
-    """Python's cyclic GC runs in whichever thread happens to allocate; when that is a worker and the
-    garbage holds Qt objects, they are destroyed off the GUI thread and Qt crashes. So while any
-    task runs, automatic GC is off and the same generational collection runs on a GUI-thread timer
-    (as pyqtgraph's GarbageCollector); with no task running, automatic GC is back on."""
+    """Python's cyclic GC runs in whichever thread happens to allocate, and OPSIN's JVM runs it too:
+    JPype calls PyGC_Collect from a Java thread whenever Java collects (seen in a core dump of the
+    test suite: a closed Runs view's plot widgets destroyed from that thread, Qt crashed). When the
+    garbage holds Qt objects they must be destroyed on the GUI thread. So once the application exists,
+    automatic GC stays off (PyGC_Collect then does nothing) and the same generational collection runs
+    on a GUI-thread timer, as pyqtgraph's GarbageCollector does."""
     global _gc_timer
-    if _alive:
-        app = QCoreApplication.instance()
-        if _gc_timer is None and app is not None:
-            _gc_timer = QTimer(app)
-            _gc_timer.setInterval(500)
-            _gc_timer.timeout.connect(_gc_check)
-        if _gc_timer is not None and not _gc_timer.isActive():
-            _gc_timer.start()
-        gc.disable()
-    else:
-        if _gc_timer is not None:
-            _gc_timer.stop()
-        gc.enable()
+    app = QCoreApplication.instance()
+    if app is None:
+        return
+    if _gc_timer is None:
+        _gc_timer = QTimer(app)
+        _gc_timer.setInterval(500)
+        _gc_timer.timeout.connect(_gc_check)
+    if not _gc_timer.isActive():
+        _gc_timer.start()
+    gc.disable()
+
+
+def collect_on_gui_thread() -> None:
+    """Make the GUI thread the only one that collects cyclic garbage (see _gc_update); the app calls
+    it as soon as the QApplication exists."""
+    _gc_update()
+
+
+def release_gc() -> None:
+    """Collect now, on this (the GUI) thread, and give automatic GC back (tests that leave the GUI)."""
+    if _gc_timer is not None:
+        _gc_timer.stop()
+    gc.collect()
+    gc.enable()
 
 
 _alive: set["Task"] = set()  # running tasks, kept until their thread ends

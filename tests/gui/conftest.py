@@ -6,12 +6,12 @@ import pytest
 from guihelpers import GapMeter
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="package", autouse=True)
 def gui_threads(one_thread):
-    import gc
+    from chemnamer.gui.concurrent import release_gc
 
     yield
-    gc.enable()  # the GUI turns automatic GC off while its workers run; never leak that to other tests
+    release_gc()  # the app keeps automatic GC off (GUI-thread collection); the other tests get it back
 
 
 @pytest.fixture
