@@ -45,3 +45,15 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def opsin():
+    """The process's OPSIN (the bootstrap installs Java, so it is there; a machine without Java skips
+    with the reason rather than failing every data test)."""
+    from chemnamer.opsin import get_opsin
+
+    o = get_opsin()
+    if not o.available():
+        pytest.skip(f"OPSIN unavailable here: {o.unavailable_reason}")
+    return o

@@ -13,15 +13,6 @@ from chemnamer.data.splits import group_key, split_pairs
 from chemnamer.data.userfile import DataError, FileReport, file_pairs, preview
 
 
-@pytest.fixture(scope="module")
-def opsin():
-    from chemnamer.opsin import get_opsin
-
-    o = get_opsin()
-    if not o.available():
-        pytest.skip(f"OPSIN unavailable here: {o.unavailable_reason}")
-    return o
-
 
 # --- filters (Fauber 2024) -----------------------------------------------------------------------
 

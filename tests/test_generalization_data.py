@@ -11,15 +11,6 @@ from chemnamer.data.oldstyle import convert, convert_verified
 from chemnamer.data.records import Pair
 
 
-@pytest.fixture(scope="module")
-def opsin():
-    from chemnamer.opsin import get_opsin
-
-    o = get_opsin()
-    if not o.available():
-        pytest.skip(f"OPSIN unavailable here: {o.unavailable_reason}")
-    return o
-
 
 @pytest.mark.parametrize("old, new", [
     ("4-chloranyl-1-(4-chloranylphenoxy)-2-nitro-benzene", "4-chloro-1-(4-chlorophenoxy)-2-nitrobenzene"),

@@ -26,6 +26,29 @@ SCORE_TIP = ("Mean log-probability per token under the model: it ranks the candi
              "that a name is right (OPSIN's check is)")
 
 
+def _name_rows_card(card, title: str, rows) -> tuple[QGridLayout, dict]:
+    """A card's grid with a title and, per (key, label) of `rows`, a name with its ✓ badge and a grey
+    line below it (origin, synonyms: 90-character names without a space wrap, like the name).
+    Returns the grid (rows 1 to 2 x len(rows) taken) and {key: (name, badge, extra)}."""
+    g = QGridLayout(card)
+    g.setContentsMargins(14, 10, 14, 12)
+    g.setHorizontalSpacing(10)
+    g.setVerticalSpacing(6)
+    g.addWidget(section_label(title), 0, 0, 1, 3)
+    widgets = {}
+    for r, (key, label) in enumerate(rows, start=1):
+        t = QLabel(label)
+        t.setObjectName("muted")
+        name, badge, extra = _name_label(), Badge(), WrappingText()
+        extra.setStyleSheet(f"color: {GREY};")
+        g.addWidget(t, r * 2 - 1, 0, Qt.AlignTop)
+        g.addWidget(name, r * 2 - 1, 1)
+        g.addWidget(badge, r * 2 - 1, 2, Qt.AlignTop)
+        g.addWidget(extra, r * 2, 1, 1, 2)
+        widgets[key] = (name, badge, extra)
+    return g, widgets
+
+
 def _provenance(r) -> str:
     """Where the name shown comes from, in words, instead of a "confidence %".
 
@@ -227,24 +250,7 @@ class NamingView(QWidget):
 
         # Guided mode: the rule-based draft, the guided model's rewrite, what changed between them
         self.guided_card = card = _card()
-        g = QGridLayout(card)
-        g.setContentsMargins(14, 10, 14, 12)
-        g.setHorizontalSpacing(10)
-        g.setVerticalSpacing(6)
-        g.addWidget(section_label("Guided rewrite"), 0, 0, 1, 3)
-        self.guided_rows = {}
-        for r, (key, title) in enumerate((("draft", "Draft"), ("rewrite", "Rewrite")), start=1):
-            t = QLabel(title)
-            t.setObjectName("muted")
-            name = _name_label()
-            badge = Badge()
-            g.addWidget(t, r * 2 - 1, 0, Qt.AlignTop)
-            g.addWidget(name, r * 2 - 1, 1)
-            g.addWidget(badge, r * 2 - 1, 2, Qt.AlignTop)
-            extra = WrappingText()
-            extra.setStyleSheet(f"color: {GREY};")
-            g.addWidget(extra, r * 2, 1, 1, 2)
-            self.guided_rows[key] = (name, badge, extra)
+        g, self.guided_rows = _name_rows_card(card, "Guided rewrite", (("draft", "Draft"), ("rewrite", "Rewrite")))
         t = QLabel("Changes")
         t.setObjectName("muted")
         g.addWidget(t, 5, 0, Qt.AlignTop)
@@ -261,24 +267,7 @@ class NamingView(QWidget):
 
         # Reference names
         card = _card()
-        g = QGridLayout(card)
-        g.setContentsMargins(14, 10, 14, 12)
-        g.setHorizontalSpacing(10)
-        g.setVerticalSpacing(6)
-        g.addWidget(section_label("Reference names"), 0, 0, 1, 3)
-        self.ref_rows = {}
-        for r, (key, title) in enumerate((("pubchem", "PubChem"), ("rule_based", "Rule-based")), start=1):
-            t = QLabel(title)
-            t.setObjectName("muted")
-            name = _name_label()
-            badge = Badge()
-            g.addWidget(t, r * 2 - 1, 0, Qt.AlignTop)
-            g.addWidget(name, r * 2 - 1, 1)
-            g.addWidget(badge, r * 2 - 1, 2, Qt.AlignTop)
-            extra = WrappingText()  # synonyms can be 90-character names without a space, like the name
-            extra.setStyleSheet(f"color: {GREY};")
-            g.addWidget(extra, r * 2, 1, 1, 2)
-            self.ref_rows[key] = (name, badge, extra)
+        g, self.ref_rows = _name_rows_card(card, "Reference names", (("pubchem", "PubChem"), ("rule_based", "Rule-based")))
         g.setColumnStretch(1, 1)
         sep = QFrame()
         sep.setFrameShape(QFrame.HLine)
