@@ -240,6 +240,10 @@ class Namer:
 
         with self._lock:
             if self._guided_generator is None and self.guided_error is None:
+                if self.verify:
+                    from chemnamer.opsin import get_opsin
+
+                    get_opsin().start_in_background()  # JVM start-up overlaps the model load
                 try:
                     self._guided_loaded = models.load(self.guided_model_id, self.device, lite=True)
                     self._guided_generator = Generator.from_loaded(self._guided_loaded)
@@ -316,7 +320,9 @@ class Namer:
             for r in results:
                 r.model = self.guided_label if mode == "guided" else self.model_label
                 r.device = self.device_label
-                r.ms["total"] = round(sum(v for k, v in r.ms.items() if k != "total"), 2)
+                # rule_based ran on the helper thread, beside the rest: what naming waited for it is
+                # rule_based_wait
+                r.ms["total"] = round(sum(v for k, v in r.ms.items() if k not in ("total", "rule_based")), 2)
             if store if store is not None else self.store:
                 self._save(results)
             return results
@@ -415,8 +421,10 @@ class Namer:
 
     # --- the session's results, by molecule ----------------------------------------------------------
     def _result_key(self, r: NamingResult, mode: str, beams: int) -> tuple:
-        # the canonical SMILES: the same molecule however it was typed (or named)
-        return (r.smiles, mode, beams, self.verify, self.references, self.rule_based, self.copy_bonus)
+        # What the model receives: the input as typed in mode guided, its Kekulé form otherwise. Two
+        # typings of one molecule can get different candidates, so they are different results.
+        seen = (r.input.strip() if r.source == "smiles" else r.smiles) if mode == "guided" else model_input(r)
+        return (seen, r.smiles, mode, beams, self.verify, self.references, self.rule_based, self.copy_bonus)
 
     def _cached(self, r: NamingResult, mode: str, beams: int) -> NamingResult | None:
         """The molecule's result from earlier in this session (a copy, with this input and its parse
@@ -430,8 +438,9 @@ class Namer:
         return out
 
     def _remember(self, r: NamingResult, mode: str, beams: int) -> None:
-        if r.error or r.name is None or self.model_error or (mode == "guided" and self.guided_error):
-            return  # nothing worth keeping, or a model that failed to load: name afresh next time
+        model_failed = self.guided_error if mode == "guided" else self.model_error
+        if r.error or r.name is None or model_failed or _is_transient(r.reference.rule_based_error):
+            return  # nothing worth keeping, or a failure that may pass: name afresh next time
         self._results[self._result_key(r, mode, beams)] = copy.deepcopy(r)
         while len(self._results) > RESULT_CACHE_SIZE:
             self._results.pop(next(iter(self._results)))  # the oldest first
@@ -445,10 +454,16 @@ class Namer:
         with self._lock:
             if self._rule_thread is None:
                 self._rule_thread = ThreadPoolExecutor(1, thread_name_prefix="chemnamer-rule-based")
+                if self.verify:
+                    # the JVM must not start on the helper thread (it would stay attached and keep the
+                    # process from exiting): start it on OPSIN's own detaching thread first
+                    from chemnamer.opsin import get_opsin
+
+                    get_opsin().start_in_background()
             jobs = []
             for s in smiles:
                 job = self._rules.get(s)
-                if job is None or job.cancelled():
+                if job is None or job.cancelled() or (job.done() and _transient_failure(job)):
                     job = self._rules[s] = self._rule_thread.submit(first_verified_rule_name, s,
                                                                     self.rule_timeout_s, self.verify)
                 jobs.append(job)
@@ -466,10 +481,11 @@ class Namer:
             self._results.clear()
 
     def close(self) -> None:
-        """Stop the helper thread (queued drafts are dropped)."""
+        """Drop the queued drafts and let the helper thread end after the one it is making (an
+        interrupted batch must not wait at exit for drafts nobody will read)."""
         with self._lock:
             if self._rule_thread is not None:
-                self._rule_thread.shutdown(wait=True, cancel_futures=True)
+                self._rule_thread.shutdown(wait=False, cancel_futures=True)
                 self._rule_thread = None
 
     def _choose(self, r: NamingResult, mode: str) -> None:
@@ -518,6 +534,20 @@ class RuleDraft:
 
     def as_tuple(self) -> tuple:
         return self.name, self.verified, self.namer, self.error
+
+
+_TRANSIENT = ("timed out", "crashed", "did not start")  # rule-based failures worth another try
+
+
+def _is_transient(error: str | None) -> bool:
+    return bool(error) and any(t in error for t in _TRANSIENT)
+
+
+def _transient_failure(job: Future) -> bool:
+    if job.exception() is not None:
+        return True
+    draft = job.result()
+    return draft.name is None and _is_transient(draft.error)
 
 
 def first_verified_rule_name(smiles: str, timeout_s: float = 5.0, verify: bool = True) -> RuleDraft:

@@ -131,15 +131,36 @@ def test_without_java_verification_is_null_with_reason(tiny_dir, tmp_path):
 
 
 def test_the_same_molecule_twice_is_named_once(tiny_dir):
-    """The session keeps results by molecule (canonical SMILES): a second naming of aspirin, typed
-    another way, is the first result, with no generation, verification or rule-based work."""
+    """The session keeps results by what the model receives: aspirin typed another way (both
+    aromatic, so the same Kekulé form goes to the model) is the first result, with no generation,
+    verification or rule-based work; a Kekulé SMILES, which goes to the model as typed, is new."""
     namer = Namer(str(tiny_dir), beams=2, store=False, references=False)
     first = namer.name(ASPIRIN)
     again = namer.name("OC(=O)c1ccccc1OC(C)=O")
     assert "generate" in first.ms and set(again.ms) == {"parse", "cached", "total"}
     assert (again.input, again.smiles, again.name, again.candidates) == (
         "OC(=O)c1ccccc1OC(C)=O", first.smiles, first.name, first.candidates)
+    assert "generate" in namer.name("OC(=O)C1=CC=CC=C1OC(C)=O").ms  # what the model sees differs
     assert again.reference is not first.reference  # a copy: changing one result leaves the other
     assert "generate" in namer.name(ASPIRIN, beams=1).ms  # another beam width is another result
     namer.forget()
     assert "generate" in namer.name(ASPIRIN).ms
+
+
+def test_a_draft_that_failed_for_the_moment_is_drafted_again():
+    """The session keeps rule-based drafts, but not a time-out or a crashed worker: those may pass,
+    so the next naming of the molecule drafts it again (a molecule no namer can name is not retried)."""
+    from concurrent.futures import Future
+
+    from chemnamer.naming import RuleDraft
+
+    namer = Namer(store=False, verify=False)
+    for error, retried in (("rule-based naming timed out after 5 s", True), ("rule-based namer crashed", True),
+                           ("openclatura could not name this structure", False)):
+        failed = Future()
+        failed.set_result(RuleDraft(None, None, None, error, 5000.0))
+        namer._rules["CCO"] = failed
+        (job,) = namer._rule_jobs(["CCO"])
+        assert (job is not failed) == retried, error
+        assert job.result().name == "ethanol" if retried else job.result().error == error
+    namer.close()

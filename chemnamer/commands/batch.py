@@ -95,6 +95,7 @@ def cmd_batch(args) -> int:
             verified += sum(1 for r in rows if r[at_verified] is True)
             bar.update(len(rows))
     except KeyboardInterrupt:
+        namer.close()  # queued rule-based drafts are dropped, not awaited at exit
         bar.close()
         out.close()
         print(f"interrupted after {done + n} rows; continue with --resume", file=sys.stderr)

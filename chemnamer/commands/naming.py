@@ -126,7 +126,11 @@ def cmd_name(args) -> int:
     failed = 0
     noted = False
     for start in range(0, len(inputs), CHUNK):
-        results = namer.name_many(inputs[start:start + CHUNK])
+        try:
+            results = namer.name_many(inputs[start:start + CHUNK])
+        except KeyboardInterrupt:
+            namer.close()  # queued rule-based drafts are dropped, not awaited at exit
+            raise
         problem = model_problem(namer, args)
         if problem:
             print(f"error: {problem}", file=sys.stderr)

@@ -409,6 +409,7 @@ class NamingView(QWidget):
             self.mode_choice.blockSignals(True)  # the naming below is the one naming
             self.mode_choice.set_mode("guided")
             self.mode_choice.blockSignals(False)
+        self._guided_prepared = None  # a new Namer (the old one is not kept alive for this)
         self._prepare_guided()
         if self._pending:
             if self._task is None:

@@ -149,8 +149,11 @@ def set_clipboard_data(data: QMimeData) -> None:
 
 def _release_clipboard() -> None:
     """Clear the clipboard if it still holds our data (not what another program copied since)."""
-    if QGuiApplication.instance() is not None and QGuiApplication.clipboard().mimeData() is _clipboard_data:
-        QGuiApplication.clipboard().clear()
+    if QGuiApplication.instance() is None:
+        return  # the application is gone, and the clipboard's data with it, while Python was alive
+    clipboard = QGuiApplication.clipboard()
+    if clipboard.mimeData() is _clipboard_data or clipboard.ownsClipboard():
+        clipboard.clear()
 
 
 class Spinner(QWidget):
