@@ -62,9 +62,9 @@ def bench_smiles(n: int) -> list[str]:
 def druglike_smiles(per_bin: int, seed: int = 0, scan: int = DRUGLIKE_SCAN) -> dict[str, list[str]]:
     """Up to `per_bin` MOSES test molecules per size bin: the file's lines in a seeded order, the
     first `scan` of them, each kept while its bin has room. Fixed for a given seed."""
-    from chemnamer.data.zinc import moses_files
+    from chemnamer.data.zinc import HELD_OUT, moses_files
 
-    path = next(p for p in moses_files() if p.name == "test.csv.gz")
+    path = next(p for p in moses_files() if p.name == HELD_OUT)
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         fh.readline()  # header
         lines = [line.strip() for line in fh if line.strip()]

@@ -426,3 +426,22 @@ def test_default_split_hashes_match_the_model_card():
     assert set(stated) == {"train", "valid", "test"}, stated
     *_, report = build_splits(load_recipe(root / "training/recipes/default.toml").data)
     assert report["hash"] == stated
+
+
+def test_zinc_labelling_never_reads_the_held_out_moses_test_split():
+    """The drug-like evaluation set is drawn from MOSES' test split: none of it may become training data,
+    in file order or in a seeded permutation."""
+    from chemnamer.data import zinc
+
+    try:
+        files = zinc.moses_files()
+    except zinc.ZincError as exc:
+        pytest.skip(str(exc))
+    import gzip
+
+    with gzip.open(next(f for f in files if f.name == zinc.HELD_OUT), "rt") as fh:
+        held_out = {line.strip() for line in list(fh)[1:]}
+    rows = list(zinc.smiles_rows(seed=0))
+    assert rows and not held_out & {s for _, s in rows}
+    assert [r for r, _ in rows[:3]] == [0, 1, 2]  # train rows keep their numbers: built chunks stay valid
+    assert not held_out & {s for _, s in zinc.smiles_rows(seed=1)}

@@ -48,9 +48,9 @@ def rewritten(pairs: list[Pair], form: str, seed: int = 0) -> list[Pair]:
 
 def druglike(n: int = 1000, seed: int = 0) -> list[Pair]:
     """n molecules drawn (seeded) from MOSES' test split; target empty, extra: heavy_atoms, bin."""
-    from chemnamer.data.zinc import moses_files
+    from chemnamer.data.zinc import HELD_OUT, moses_files
 
-    test_file = [f for f in moses_files() if f.name.startswith("test")][0]
+    test_file = next(f for f in moses_files() if f.name == HELD_OUT)
     with gzip.open(test_file, "rt", encoding="utf-8") as fh:
         fh.readline()
         smiles = [line.strip() for line in fh if line.strip()]

@@ -33,6 +33,7 @@ from chemnamer.data.records import Pair, read_jsonl, write_jsonl
 
 CACHE_VERSION = 1
 MOSES_FILES = ("train.csv.gz", "test.csv.gz")  # MOSES' ZINC clean-leads subset, 1.76M SMILES
+HELD_OUT = "test.csv.gz"  # MOSES' test split: evaluation (evalsets.druglike, the bench), not training
 START_TIMEOUT_S = 300.0  # worker start: imports + JVM, slow on a busy machine
 MAX_RETRIES = 5  # a chunk whose worker dies more often is written empty and reported as failed
 WORKER_FLAG = "--chemnamer-zinc-worker"  # see chemnamer.childproc
@@ -82,8 +83,8 @@ def source_files(source: str) -> list[Path]:
 
 
 def smiles_rows(seed: int = 0, source: str = "moses") -> Iterator[tuple[int, str]]:
-    """(row, SMILES) in build order. MOSES rows count train.csv.gz then test.csv.gz from 0; PubChem
-    rows are the table's line numbers.
+    """(row, SMILES) in build order. MOSES rows count train.csv.gz from 0 (test.csv.gz is held out);
+    PubChem rows are the table's line numbers.
 
     seed 0 keeps the file order (MOSES' rows are already in random order; streaming needs no memory);
     any other seed is a seeded permutation of all rows.
@@ -97,6 +98,8 @@ def smiles_rows(seed: int = 0, source: str = "moses") -> Iterator[tuple[int, str
             return
         row = 0
         for path in moses_files():
+            if path.name == HELD_OUT:
+                return  # never labelled for training: the drug-like evaluation set is drawn from it
             with gzip.open(path, "rt", encoding="utf-8") as fh:
                 fh.readline()  # header: SMILES
                 for line in fh:
