@@ -126,11 +126,11 @@ _CHECK = """
 import json, sys
 from pathlib import Path
 from chemnamer.model import loading
-from chemnamer.finetune.trainer import STATE_FILE, latest_checkpoint
+from chemnamer.finetune.trainer import RUN_FILE, latest_checkpoint
 from chemnamer.store import integrity_check, runs
 out = Path(sys.argv[1])
 last = latest_checkpoint(out)
-step = json.loads((last / STATE_FILE).read_text())["step"] if last else None
+step = json.loads((last / RUN_FILE).read_text())["step"] if last else None
 try:
     loading.load(str(last), device="cpu"); loads = True
 except Exception as exc:

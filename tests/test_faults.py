@@ -321,16 +321,16 @@ def test_disk_full_during_checkpoint(home, tmp_path, monkeypatch, capsys):
     from chemnamer.finetune import trainer
     from chemnamer.store import integrity_check, runs
 
-    real_save = trainer.save_checkpoint
+    namer_trainer = trainer._trainer_class()
+    real_save = namer_trainer._save_checkpoint
     balloons: list[Path] = []
 
-    def save_then_fill(*args, **kwargs):  # the disk fills up right after the first checkpoint
-        path = real_save(*args, **kwargs)
+    def save_then_fill(self, *args, **kwargs):  # the disk fills up right after the first checkpoint
+        real_save(self, *args, **kwargs)
         if not balloons:
-            balloons.append(_fill(path.parent))
-        return path
+            balloons.append(_fill(Path(self.args.output_dir)))
 
-    monkeypatch.setattr(trainer, "save_checkpoint", save_then_fill)
+    monkeypatch.setattr(namer_trainer, "_save_checkpoint", save_then_fill)
     with small_tmpfs(tmp_path / "disk", "24m") as disk:
         out = disk / "run"
         args = ["train", "--recipe", str(REPO / "training" / "recipes" / "smoke.toml"), "--output", str(out),
@@ -343,9 +343,9 @@ def test_disk_full_during_checkpoint(home, tmp_path, monkeypatch, capsys):
         (run,) = runs.list_runs()
         assert run["status"] == "failed" and "No space left on device" in run["error"]
         last = trainer.latest_checkpoint(out)
-        assert last is not None and last.name == "checkpoint-0000002"
-        assert json.loads((last / trainer.STATE_FILE).read_text())["step"] == 2
-        assert sorted(p.name for p in out.iterdir()) == ["balloon", "checkpoint-0000002"], \
+        assert last is not None and last.name == "checkpoint-2"
+        assert json.loads((last / trainer.RUN_FILE).read_text())["step"] == 2
+        assert sorted(p.name for p in out.iterdir()) == ["balloon", "checkpoint-2"], \
             "a failed checkpoint left a partial folder behind"
         loaded = loading.load(str(last), device="cpu")
         assert loaded.vocab is not None and loaded.model is not None

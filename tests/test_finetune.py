@@ -19,7 +19,7 @@ import torch
 
 from chemnamer.finetune.callbacks import Callback, CancelToken
 from chemnamer.recipe import ConfigError, load_recipe
-from chemnamer.finetune.trainer import STATE_FILE, train
+from chemnamer.finetune.trainer import RUN_FILE, STATE_FILE, train
 
 REPO = Path(__file__).resolve().parent.parent
 SMOKE = REPO / "training" / "recipes" / "smoke.toml"
@@ -73,14 +73,14 @@ def test_resume_matches_uninterrupted_run(home, tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         train(smoke(*args), [Crash()], output_dir=tmp_path / "b", log_to_db=False)
-    assert json.loads((tmp_path / "b" / "checkpoint-0000005" / STATE_FILE).read_text())["step"] == 5
+    assert json.loads((tmp_path / "b" / "checkpoint-5" / STATE_FILE).read_text())["global_step"] == 5
     rec = Recorder()
     res = train(smoke(*args), [rec], output_dir=tmp_path / "b", resume=True, log_to_db=False)
     assert res.status == "completed" and res.state.step == 10
     # Same data order (seed + epoch), batches already done are skipped: identical trajectory.
     assert [s for s, _ in rec.steps] == [s for s, _ in ref.steps[5:]] == list(range(6, 11))
     assert [loss for _, loss in rec.steps] == pytest.approx([loss for _, loss in ref.steps[5:]], rel=1e-5)
-    a, b = weights(tmp_path / "a" / "checkpoint-0000010"), weights(tmp_path / "b" / "checkpoint-0000010")
+    a, b = weights(tmp_path / "a" / "checkpoint-10"), weights(tmp_path / "b" / "checkpoint-10")
     assert a.keys() == b.keys()
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6)
@@ -100,7 +100,7 @@ def test_cancel_leaves_checkpoint_and_status(home, tmp_path):
     assert res.status == "cancelled" and res.state.step == 3 and res.model_dir is None
     cks = runs.run_checkpoints(res.run_id)
     assert [(c["step"], c["kind"]) for c in cks] == [(3, "cancel")]
-    assert json.loads((Path(cks[0]["path"]) / STATE_FILE).read_text())["kind"] == "cancel"
+    assert json.loads((Path(cks[0]["path"]) / RUN_FILE).read_text())["kind"] == "cancel"
     run = runs.get_run(res.run_id)
     assert run["status"] == "cancelled" and run["model_id"] is None
 
@@ -303,7 +303,6 @@ def test_lora_trains_adapters_only_and_loads(home, tmp_path):
 
     from chemnamer.model import loading
     from chemnamer.finetune.modelprep import prepare
-    from chemnamer.finetune.trainer import _load_weights
 
     rec = Recorder()
     cfg = smoke("model.method=lora", "model.lora_r=4", "train.max_steps=6", "train.lr=1e-2",
@@ -319,14 +318,17 @@ def test_lora_trains_adapters_only_and_loads(home, tmp_path):
     model_dir = Path(res.model_dir)
     assert (model_dir / "adapter_config.json").is_file() and not (model_dir / "model.safetensors").exists()
     # Two independent paths to the trained model: the registry (adapter merged into a rebuilt,
-    # sliced and trimmed base) and the trainer's own resume path. They must agree.
+    # sliced and trimmed base) and the adapter file put into a freshly prepared model. They must agree.
     loaded = loading.load(res.model_id, device="cpu")
     assert not isinstance(loaded.model, PeftModel) and len(loaded.model.model.layers) == 1
     from chemnamer.model.vocab import VocabMap
 
     vocab = VocabMap.load(model_dir)
     ref, *_ = prepare(cfg.model, [], cfg.train.seed, vocab)
-    _load_weights(ref, model_dir)
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    set_peft_model_state_dict(ref, load_file(str(model_dir / "adapter_model.safetensors")))
     ref.eval()
     ids = torch.tensor([vocab.encode(loaded.tokenizer, "SMILES: CCO\nIUPAC: ")])
     with torch.no_grad():

@@ -143,7 +143,7 @@ def test_kill_9_during_training(home, tmp_path):
     the database is sound, and a resume continues from that checkpoint to completion."""
     from chemnamer.finetune.callbacks import Callback
     from chemnamer.recipe import load_recipe
-    from chemnamer.finetune.trainer import STATE_FILE, latest_checkpoint, train
+    from chemnamer.finetune.trainer import RUN_FILE, STATE_FILE, latest_checkpoint, train
     from chemnamer.store import dispose_all, integrity_check, runs
 
     out = tmp_path / "run"
@@ -162,7 +162,7 @@ def test_kill_9_during_training(home, tmp_path):
         proc.stderr.close()
     dispose_all()
     last = latest_checkpoint(out)
-    saved = json.loads((last / STATE_FILE).read_text())
+    saved = json.loads((last / RUN_FILE).read_text())
     loaded = loading.load(str(last), device="cpu")  # complete and loadable, wherever the kill landed
     assert loaded.vocab is not None
     # Complete: transformers fills a tensor missing from the file with fresh random values and only

@@ -1,14 +1,17 @@
 """Training throughput: a naive Hugging Face Trainer setup against chemnamer's trainer, same model and data.
 
     python training/bench_throughput.py [--steps 8] [--layers 6] [--threads 1] [--json]
+    python training/bench_throughput.py --against ../old-checkout [--rounds 2] [--steps 30]
 
 Both train SmolLM2-135M sliced to the same k layers on the same PubChem pairs (the default recipe's
 data, the paper's instruction template) for a fixed number of steps, in one process:
   (a) baseline: transformers.Trainer, fp32, every example padded to the data's longest, the full
       49k vocabulary, batch 4 (the paper's), plain shuffled order;
-  (b) engine: chemnamer.finetune.trainer.train with its defaults (trimmed vocabulary, bf16 autocast
-      where the CPU/GPU has it, length-grouped dynamic padding), batch 4 too, and batch 16 unless
-      --no-batch16.
+  (b) engine: chemnamer.finetune.trainer.train (transformers.Trainer given the trimmed vocabulary,
+      bf16 autocast where the CPU/GPU has it, length-grouped dynamic padding), batch 4 too, and batch
+      16 unless --no-batch16.
+With --against, (b) of this checkout and (b) of another, each in its own process: a change to the
+training loop is measured against the commit before it.
 "Tokens" are real tokens only (attention mask = 1), never padding. The first steps of each run are
 warm-up and not timed. The peak is a bf16 2048×2048 matmul timed in the same process with the same
 thread count; the engine's achieved FLOP/s is estimated as 6 × trainable parameters × tokens/s.
@@ -17,6 +20,7 @@ Absolute numbers depend on what else the machine runs; the ratio is measured und
 from __future__ import annotations
 
 import argparse
+import os
 import contextlib
 import json
 import math
@@ -130,53 +134,6 @@ def baseline(cfg, steps: int, batch: int) -> dict:
 
 
 
-# --- (c) transformers.Trainer configured well --------------------------------------------------------
-def tuned(cfg, steps: int) -> dict:
-    """transformers.Trainer given what makes the engine fast: the engine's own model (layers kept and
-    vocabulary trimmed by modelprep.prepare) and examples (prompt masked, same encoder), length-grouped
-    batches (train_sampling_strategy "group_by_length"), padding to the batch's longest rounded up to a
-    multiple of 8, bf16 when the engine would use it, the same optimizer and schedule; the clock is a
-    TrainerCallback."""
-    from transformers import Trainer, TrainingArguments
-
-    from chemnamer.finetune.modelprep import prepare
-    from chemnamer.finetune.trainer import collate, tokenize_examples, use_bf16
-    from chemnamer.model.generate import Generator
-
-    tcfg = cfg.train
-    torch.manual_seed(tcfg.seed)
-    train_pairs, valid_pairs, _, _ = build_splits(cfg.data)
-    template = Template(cfg.format.instruction, cfg.format.response_marker, cfg.format.defaults)
-    examples = format_pairs(train_pairs, template, cfg.format.inversion, seed=cfg.data.seed)
-    texts = [e.prompt for e in examples] + [e.response for e in examples] + \
-        [template.prompt(template.inputs(p)) for p in valid_pairs] + [p.target for p in valid_pairs]
-    model, tok, vocab, _ = prepare(cfg.model, texts, tcfg.seed)
-    gen = Generator(model, tok, vocab, template, "cpu")
-    encoded, _ = tokenize_examples(examples, gen.encode, gen.eos_id, tcfg.max_length)
-    rows = [{"input_ids": ids, "labels": labels} for ids, labels in encoded]
-
-    def pad(items):
-        ids, mask, labels = collate([(x["input_ids"], x["labels"]) for x in items], gen.pad_id)  # multiple of 8
-        return {"input_ids": ids, "attention_mask": mask, "labels": labels}
-
-    marks, clock = trainer_clock(model)
-
-    cpu = not torch.cuda.is_available()
-    with tempfile.TemporaryDirectory() as tmp:
-        args = TrainingArguments(output_dir=tmp, per_device_train_batch_size=tcfg.batch_size, max_steps=steps,
-                                 learning_rate=tcfg.lr, weight_decay=tcfg.weight_decay, optim="adamw_torch",
-                                 lr_scheduler_type=tcfg.scheduler, warmup_steps=tcfg.warmup_steps,
-                                 train_sampling_strategy="group_by_length", bf16=use_bf16(tcfg.bf16, "cpu" if cpu else "cuda"),
-                                 use_cpu=cpu, save_strategy="no", logging_strategy="no", report_to="none",
-                                 disable_tqdm=True, dataloader_num_workers=0, seed=tcfg.seed,
-                                 remove_unused_columns=False)
-        with contextlib.redirect_stdout(sys.stderr):
-            Trainer(model=model, args=args, train_dataset=rows, data_collator=pad, callbacks=[clock]).train()
-    w = warm(steps)
-    (t0, n0), (t1, n1) = marks[w - 1], marks[-1]
-    return {"tokens_per_s": (n1 - n0) / (t1 - t0), "vocab": len(vocab) if vocab else len(tok),
-            "bf16": args.bf16}
-
 # --- (b) the engine ----------------------------------------------------------------------------------
 def engine(cfg, steps: int) -> dict:
     from chemnamer.finetune.trainer import train
@@ -209,15 +166,16 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="torch threads for every run (default 1)")
     ap.add_argument("--no-batch16", action="store_true", help="skip the engine run at batch 16")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
-    ap.add_argument("--tuned", type=int, default=0, metavar="ROUNDS",
-                    help="instead: the engine against transformers.Trainer configured well (tuned()), batch 4, "
-                         "alternating for ROUNDS rounds; the best of each")
+    ap.add_argument("--against", metavar="CHECKOUT",
+                    help="instead: this checkout's trainer against the one in another checkout (a git worktree "
+                         "of an older commit), batch 4, alternating for --rounds rounds; the best of each")
+    ap.add_argument("--rounds", type=int, default=2, help="rounds for --against (default 2)")
     args = ap.parse_args(argv)
     if args.steps < 3:
         ap.error("--steps must be >= 3 (the first is warm-up)")
     torch.set_num_threads(args.threads)
-    if args.tuned:
-        return compare_tuned(args)
+    if args.against:
+        return compare_against(args)
 
     peak = matmul_peak()
     base = baseline(bench_config(args.layers, args.steps, 4, args.threads), args.steps, 4)
@@ -262,26 +220,36 @@ def main(argv=None) -> int:
     return 0
 
 
-def compare_tuned(args) -> int:
-    """Engine and tuned Trainer alternately (the machine's load drifts), same data, steps and threads."""
-    runs: dict[str, list[float]] = {"engine": [], "trainer": []}
-    extra: dict = {}
-    for _ in range(args.tuned):
-        eng = engine(bench_config(args.layers, args.steps, 4, args.threads), args.steps)
-        hf = tuned(bench_config(args.layers, args.steps, 4, args.threads), args.steps)
-        runs["engine"].append(round(eng["tokens_per_s"], 1))
-        runs["trainer"].append(round(hf["tokens_per_s"], 1))
-        extra = {"vocab": [eng["vocab"], hf["vocab"]], "bf16": [eng["bf16"], hf["bf16"]]}
-    best_e, best_t = max(runs["engine"]), max(runs["trainer"])
-    result = {"engine_tokens_per_s": runs["engine"], "trainer_tokens_per_s": runs["trainer"],
-              "best_ratio_trainer_to_engine": round(best_t / best_e, 3), "layers": args.layers,
-              "steps": args.steps, "timed_steps": args.steps - warm(args.steps), "threads": args.threads,
-              "device": "cuda" if torch.cuda.is_available() else "cpu", **extra}
+def _engine_in(root: str, args) -> float:
+    """tokens/s of `engine()` as the checkout at `root` defines it, in a fresh process of its own."""
+    import subprocess
+
+    code = ("import importlib.util, json, sys, torch; torch.set_num_threads(%d); "
+            "spec = importlib.util.spec_from_file_location('bt', sys.argv[1] + '/training/bench_throughput.py'); "
+            "bt = importlib.util.module_from_spec(spec); spec.loader.exec_module(bt); "
+            "r = bt.engine(bt.bench_config(%d, %d, 4, %d), %d); print(json.dumps(r['tokens_per_s']))"
+            % (args.threads, args.layers, args.steps, args.threads, args.steps))
+    done = subprocess.run([sys.executable, "-c", code, root], capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONPATH": root})
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def compare_against(args) -> int:
+    """This checkout's trainer and another's (e.g. the commit before a change to the loop), alternately
+    (the machine's load drifts), same data, steps and threads; the best of each."""
+    runs: dict[str, list[float]] = {"this": [], "other": []}
+    for _ in range(args.rounds):
+        runs["this"].append(round(_engine_in(str(ROOT), args), 1))
+        runs["other"].append(round(_engine_in(str(Path(args.against).resolve()), args), 1))
+    result = {"this_tokens_per_s": runs["this"], "other_tokens_per_s": runs["other"], "other": args.against,
+              "best_ratio_this_to_other": round(max(runs["this"]) / max(runs["other"]), 3),
+              "layers": args.layers, "steps": args.steps, "timed_steps": args.steps - warm(args.steps),
+              "threads": args.threads}
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"engine {runs['engine']} tokens/s, tuned Trainer {runs['trainer']} tokens/s: best Trainer / best "
-              f"engine = {result['best_ratio_trainer_to_engine']:.2f}")
+        print(f"this checkout {runs['this']} tokens/s, {args.against} {runs['other']} tokens/s: best / best = "
+              f"{result['best_ratio_this_to_other']:.2f}")
     return 0
 
 

@@ -231,14 +231,14 @@ class EpochTestEval(Callback):
 
 def backfill_epochs(grid: Grid, point: Point, out_dir: Path, run_id: int | None, pairs: list, log=print) -> None:
     """An epoch checkpoint written just before a kill may have missed its test evaluation: do it now."""
-    from chemnamer.finetune.trainer import STATE_FILE
+    from chemnamer.finetune.trainer import RUN_FILE
     from chemnamer.store import runs
 
     if run_id is None:
         return
     done = {r["step"] for r in runs.run_metrics(run_id) if r["split"] == "test"}
     for ck in sorted(out_dir.glob("checkpoint-*")):
-        st_file = ck / STATE_FILE
+        st_file = ck / RUN_FILE
         if not st_file.is_file():
             continue
         st = json.loads(st_file.read_text())
