@@ -214,14 +214,21 @@ def _inchikey(mol: Any) -> str:
         return ""
 
 
-def parse_smiles(text: str) -> Molecule | ChemError:
-    """A SMILES string → Molecule (canonical, all fragments and stereo kept) or ChemError."""
+def _read_smiles(text: str) -> tuple[str, Chem.Mol] | ChemError:
+    """(the checked text, its RDKit molecule), or why not."""
     checked = precheck(text)
     if isinstance(checked, ChemError):
         return checked
     mol = _mol_from_smiles(checked)
-    if isinstance(mol, ChemError):
-        return mol
+    return mol if isinstance(mol, ChemError) else (checked, mol)
+
+
+def parse_smiles(text: str) -> Molecule | ChemError:
+    """A SMILES string → Molecule (canonical, all fragments and stereo kept) or ChemError."""
+    read = _read_smiles(text)
+    if isinstance(read, ChemError):
+        return read
+    checked, mol = read
     return _molecule(mol, checked, "smiles")
 
 
@@ -235,7 +242,7 @@ def looks_like_smiles(text: str) -> bool:
     checked = precheck(text)
     if isinstance(checked, ChemError) or not _SMILES_CHARS.match(checked):
         return False
-    return not isinstance(_mol_from_smiles(checked), ChemError)
+    return not isinstance(_read_smiles(checked), ChemError)
 
 
 def looks_like_name(text: str) -> bool:
@@ -258,13 +265,8 @@ def molecule_from_name(text: str, smiles: str) -> Molecule | ChemError:
 
 def inchikey_of_smiles(smiles: str) -> str | None:
     """Standard InChIKey of a SMILES; None when it does not parse or InChI fails."""
-    checked = precheck(smiles)
-    if isinstance(checked, ChemError):
-        return None
-    mol = _mol_from_smiles(checked)
-    if isinstance(mol, ChemError):
-        return None
-    return _inchikey(mol) or None
+    read = _read_smiles(smiles)
+    return None if isinstance(read, ChemError) else _inchikey(read[1]) or None
 
 
 # --- structure identity: does a name's structure equal the input? ---------------------------------
