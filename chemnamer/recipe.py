@@ -38,6 +38,10 @@ class DataConfig:
     rule_drafts: bool = False  # pubchem: attach each row's verified rule-based name as extra["rule"]
     copy_pairs: int = 0  # rule_drafts: add this many ZINC (draft → same draft) copy examples to train
     augment: str = "none"  # none | random: train SMILES rewritten in a random valid form (seeded)
+    # Recipes (paths; relative ones from the repository root) whose validation and test skeletons must
+    # not be trained on: a larger population fills its test split from a shorter stretch of the hash
+    # order, so without this a stage-2 recipe trains on most of the default recipe's test molecules.
+    hold_out: list = field(default_factory=list)
     filters: FilterConfig = field(default_factory=FilterConfig)
     split: str = "inchikey"  # inchikey | scaffold
     n_valid: int = 200

@@ -1,6 +1,7 @@
 """Training data: filters, case restoration, splits, formatting, user files, rule-labelled ZINC."""
 import json
 import random
+from pathlib import Path
 
 import pytest
 from rdkit import Chem
@@ -445,3 +446,26 @@ def test_zinc_labelling_never_reads_the_held_out_moses_test_split():
     assert rows and not held_out & {s for _, s in rows}
     assert [r for r, _ in rows[:3]] == [0, 1, 2]  # train rows keep their numbers: built chunks stay valid
     assert not held_out & {s for _, s in zinc.smiles_rows(seed=1)}
+
+
+def test_hold_out_keeps_another_recipes_validation_and_test_molecules_out_of_training(tmp_path):
+    """A recipe over a larger population (no mass bound) splits the hash order differently: without
+    hold_out it trains on some of the smaller recipe's test molecules; with it, on none."""
+    from chemnamer.data.build import build_splits
+    from chemnamer.recipe import load_recipe
+
+    root = Path(__file__).resolve().parent.parent
+    small = tmp_path / "small.toml"
+    small.write_text((root / "training/recipes/smoke.toml").read_text())
+    wide = ["data.limit_train=0", "data.filters.mw_min=0.0", "data.n_test=4", "data.n_valid=4"]
+
+    def skeletons(pairs):
+        return {p.inchikey.split("-")[0] for p in pairs}
+
+    _, valid, test, _ = build_splits(load_recipe(small).data)
+    held = skeletons(valid + test)
+    leaky, *_ = build_splits(load_recipe(small, wide).data)
+    assert skeletons(leaky) & held  # the leak this option exists for
+    train, *_, report = build_splits(load_recipe(small, [*wide, f"data.hold_out=['{small}']"]).data)
+    assert not skeletons(train) & held
+    assert report["held_out"]["dropped"] == len(leaky) - len(train) > 0

@@ -16,13 +16,35 @@ CACHE_VERSION = 1
 
 def _config_key(cfg) -> str:
     fields = asdict(cfg)
-    if not fields.get("extra_columns"):  # added later: configs without it keep their cached splits
-        fields.pop("extra_columns", None)
+    for later in ("extra_columns", "hold_out"):  # added later: configs without them keep their cached splits
+        if not fields.get(later):
+            fields.pop(later, None)
     blob = json.dumps({"v": CACHE_VERSION, **fields}, sort_keys=True, default=str)
     if cfg.source in ("file", "jsonl") and cfg.path and Path(cfg.path).exists():
         st = Path(cfg.path).stat()
         blob += f"{st.st_size}:{st.st_mtime_ns}"
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def held_out_skeletons(recipes: list[str]) -> set[str]:
+    """InChIKey skeletons of the validation and test splits of these recipes."""
+    from chemnamer.recipe import load_recipe
+
+    root = Path(__file__).resolve().parents[2]
+    out: set[str] = set()
+    for name in recipes:
+        path = Path(name) if Path(name).is_absolute() or Path(name).exists() else root / name
+        _train, valid, test, _ = build_splits(load_recipe(path).data)
+        out |= {(p.inchikey or p.source).split("-")[0] for p in valid + test}
+    return out
+
+
+def hold_out(train: list[Pair], recipes: list[str], report: dict) -> list[Pair]:
+    """`train` without the molecules whose skeleton another recipe validates or tests on."""
+    skeletons = held_out_skeletons(recipes)
+    kept = [p for p in train if (p.inchikey or p.source).split("-")[0] not in skeletons]
+    report.update({"recipes": list(recipes), "skeletons": len(skeletons), "dropped": len(train) - len(kept)})
+    return kept
 
 
 def source_pairs(cfg, report: dict):
@@ -65,6 +87,9 @@ def build_splits(cfg, cache: bool = True) -> tuple[list[Pair], list[Pair], list[
         pairs = dedupe(apply_filters(pairs, cfg.filters, filt), filt)
     pairs = list(pairs)
     train, valid, test = split_pairs(pairs, cfg.n_valid, cfg.n_test, cfg.seed, cfg.split)
+    held: dict = {}
+    if cfg.hold_out:
+        train = hold_out(train, cfg.hold_out, held)
     if cfg.limit_train:
         train = train[: cfg.limit_train]
     # Guided data: drafts join after the split, so the splits are those of the same rows unguided.
@@ -90,6 +115,7 @@ def build_splits(cfg, cache: bool = True) -> tuple[list[Pair], list[Pair], list[
         "filters": {"kept": filt.kept, "rejected": filt.rejected},
         "sources": {k: asdict(v) for k, v in report.items()},
         "guided": guided,
+        "held_out": held,
         "sizes": {"train": len(train), "valid": len(valid), "test": len(test)},
         "hash": {"train": data_hash(train), "valid": data_hash(valid), "test": data_hash(test)},
         "dir": str(out),
