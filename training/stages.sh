@@ -9,14 +9,29 @@ CHEMNAMER=".venv/bin/chemnamer"
 mkdir -p "$RUNS"
 
 stage() {  # stage NAME RECIPE [--set ...]: train into RUNS/NAME unless its model is already there
+  # (in RUNS, or committed under training/stages/NAME by the session that finished the stage)
   local name="$1" recipe="$2"; shift 2
   local out="$RUNS/$name"
+  if [ ! -f "$out/model/config.json" ] && [ -f "training/stages/$name/config.json" ]; then
+    mkdir -p "$out/model"
+    cp training/stages/"$name"/* "$out/model/"
+    echo "$name: the committed weights (training/stages/$name)"
+  fi
   if [ -f "$out/model/config.json" ]; then
     echo "$name: done already ($out/model)"; return
   fi
   local resume=()
   if ls -d "$out"/checkpoint-* >/dev/null 2>&1; then resume=(--resume); fi
   "$CHEMNAMER" train --recipe "$recipe" --output "$out" "${resume[@]}" "$@"
+}
+
+commit_stage() {  # commit_stage NAME: RUNS/NAME/model (bf16) into training/stages/NAME, for the next machine
+  local name="$1"
+  mkdir -p "training/stages/$name"
+  find "training/stages/$name" -maxdepth 1 -type f ! -name STAGE.md -delete
+  cp "$RUNS/$name/model/"* "training/stages/$name/"
+  rm -f "training/stages/$name/chat_template.jinja"
+  echo "copied $RUNS/$name/model to training/stages/$name: git add it"
 }
 
 install_model() {  # install_model NAME TARGET: RUNS/NAME/model's weights and tokenizer into TARGET;
