@@ -1,7 +1,9 @@
 """`chemnamer batch` on the tiny model: formats, good and bad rows, resume after a kill, encodings."""
 from __future__ import annotations
 
+import codecs
 import csv
+import gzip
 import os
 import signal
 import subprocess
@@ -105,8 +107,8 @@ def test_tsv_model_mode_and_smi(tiny_dir, tmp_path):
     smi.write_text("# a comment\nCCO ethanol, absolute\n\nC1CC broken\nc1ccccc1\n", encoding="utf-8")
     assert batch(tiny_dir, str(smi), "-o", str(tmp_path / "b.csv")) == 0
     b = read(tmp_path / "b.csv")
-    assert header(tmp_path / "b.csv")[:3] == ["smiles", "id", "name"]
-    assert [(r["smiles"], r["id"], r["canonical_smiles"]) for r in b] == [
+    assert header(tmp_path / "b.csv")[:3] == ["smiles", "name", "chemnamer_name"]  # "SMILES name", as Daylight's
+    assert [(r["smiles"], r["name"], r["canonical_smiles"]) for r in b] == [
         ("CCO", "ethanol, absolute", "CCO"), ("C1CC", "broken", ""), ("c1ccccc1", "", "c1ccccc1")]
     assert "unclosed ring" in b[1]["error"]
 
@@ -213,7 +215,7 @@ def test_latin1_cells_are_named_and_written_back(tiny_dir, tmp_path, capsys):
     src.write_bytes("smiles,remarque née\nCCO,café\nCCC,ok\nCCN,“quoted” €\n".encode("cp1252"))
     out = tmp_path / "out.csv"
     assert batch(tiny_dir, str(src), "-o", str(out), "--mode", "best") == 0
-    assert "note: latin1.csv is not all UTF-8" in capsys.readouterr().err
+    assert "note: latin1.csv: 3 lines (1, 2, 4) not UTF-8, read as Windows-1252" in capsys.readouterr().err
     assert out.read_bytes().startswith(b"\xef\xbb\xbfsmiles,remarque n\xc3\xa9e,name,")
     rows = read(out)
     assert [(r["remarque née"], r["canonical_smiles"], r["error"]) for r in rows] == [
@@ -245,11 +247,30 @@ def test_missing_smiles_column_and_bad_files(tiny_dir, tmp_path, capsys):
     assert not (tmp_path / "o.csv").exists()
 
 
-def test_delimiter_sniffing():
-    from chemnamer.batchio import sniff_delimiter
+def test_gzip_jsonl_and_damaged_text(tiny_dir, tmp_path):
+    """The files training data reads, batch naming reads too (one reader): a gzipped CSV, JSON lines (a
+    record without the column is an error row), and UTF-16 with damaged bytes: that record is an error
+    row that names its line, its cells come back, and the records after it are named."""
+    gz = tmp_path / "in.csv.gz"
+    gz.write_bytes(gzip.compress(b"smiles,id\nCCO,a\n,,\nCCN,b\n"))
+    assert batch(tiny_dir, str(gz), "-o", str(tmp_path / "g.csv")) == 0
+    # Excel's blank row ",," is no record, like a blank line
+    assert [(r["id"], r["canonical_smiles"]) for r in read(tmp_path / "g.csv")] == [("a", "CCO"), ("b", "CCN")]
 
-    assert sniff_delimiter("smiles;name\nCCO;ethanol, absolute\n", "smiles") == ";"
-    assert sniff_delimiter("id,smiles\n1,CCO\n", "smiles") == ","
-    assert sniff_delimiter("smiles\tnote\nCCO\ta;b,c\n", "smiles") == "\t"
-    assert sniff_delimiter("mol;id\nCCO;1\nCCN;2\n", "smiles") == ";"  # no such column: the consistent split
-    assert sniff_delimiter("smiles\nCCO\n", "smiles", default="\t") == "\t"  # one column: the suffix's
+    jsonl = tmp_path / "in.jsonl"
+    jsonl.write_text('{"SMILES": "CCO", "id": 1}\n{"id": 2}\nnot json\n', encoding="utf-8")
+    assert batch(tiny_dir, str(jsonl), "-o", str(tmp_path / "j.csv")) == 0
+    assert header(tmp_path / "j.csv")[:2] == ["SMILES", "id"]
+    rows = read(tmp_path / "j.csv")
+    assert [(r["id"], r["canonical_smiles"]) for r in rows] == [("1", "CCO"), ("2", ""), ("", "")]
+    assert [r["error"] for r in rows[:2]] == ["", "no 'SMILES' in this record"]
+    assert rows[2]["error"].startswith("not JSON (Expecting value")
+
+    utf16 = tmp_path / "u16.csv"  # a lone surrogate where "b" was: bytes no encoding reads
+    text = "smiles,note\nCCO,a\nCCN,b\nCCC,c\n".encode("utf-16-le").replace("b".encode("utf-16-le"), b"\x00\xd8")
+    utf16.write_bytes(codecs.BOM_UTF16_LE + text)
+    assert batch(tiny_dir, str(utf16), "-o", str(tmp_path / "u.csv")) == 0
+    rows = read(tmp_path / "u.csv")
+    assert [(r["smiles"], r["note"], r["canonical_smiles"], r["error"]) for r in rows] == [
+        ("CCO", "a", "CCO", ""), ("CCN", "\ufffd", "", "line 3 holds bytes that are not UTF-16 text"),
+        ("CCC", "c", "CCC", "")]

@@ -1,4 +1,6 @@
 """Training data: filters, case restoration, splits, formatting, user files, rule-labelled ZINC."""
+import codecs
+import gzip
 import json
 import random
 from pathlib import Path
@@ -161,9 +163,11 @@ CSV = ('SMILES,Name,formula\n'
        'C1CC,bad ring,X\n'  # unclosed ring: RDKit rejects it
        'CC(=O)O,,C2H4O2\n'  # empty target
        '"CCN","ethan\namine",C2H7N\n'  # a quoted field across two lines
-       'CCC,propane\n'  # too few fields
+       'CCC,propane\n'  # too few fields: the missing cells are empty (as in batch naming)
        '\n'
-       'CCCC,butane,C4H10,\n')  # trailing delimiter: tolerated
+       'CCCC,butane,C4H10,\n'  # trailing delimiter: tolerated
+       ',,\n'  # Excel's blank row: no row
+       'CCCCC,pentane,C5H12,extra\n')  # too many fields
 
 
 def _lines(report):
@@ -176,15 +180,17 @@ def test_csv(tmp_path):
     report = FileReport()
     pairs = list(file_pairs(path, "smiles", "name", report=report))  # column names: any case
     assert [(p.source, p.target) for p in pairs] == [("CCO", "ethanol"), ("c1ccccc1", "benzene"),
-                                                    ("CCN", "ethan\namine"), ("CCCC", "butane")]
+                                                    ("CCN", "ethan\namine"), ("CCC", "propane"), ("CCCC", "butane")]
     assert pairs[0].inchikey == "LFQSCWFLJHTTHZ-UHFFFAOYSA-N" and pairs[0].origin == "file:mols.csv:2"
-    assert (report.rows, report.kept) == (7, 4)
+    assert (report.rows, report.kept) == (8, 5)
     assert report.bad_rows == {"invalid SMILES": 1, "empty target": 1, "malformed": 1}
-    assert _lines(report) == ["4", "5", "8"]
+    assert _lines(report) == ["4", "5", "12"]
     assert "mols.csv:4: 'C1CC'" in report.messages[0] and "empty 'Name'" in report.messages[1]
+    assert report.messages[2] == "mols.csv:12: 4 fields, the header has 3"
     # any two columns, either direction; no SMILES check when the source is not one
-    formula = list(file_pairs(path, "SMILES", "formula"))
-    assert formula[0].target == "C2H6O"
+    report = FileReport()
+    formula = list(file_pairs(path, "SMILES", "formula", report=report))
+    assert formula[0].target == "C2H6O" and "mols.csv:8: empty 'formula'" in report.messages
     to_smiles = list(file_pairs(path, "Name", "SMILES", smiles_source=False))
     assert ("bad ring", "C1CC") in [(p.source, p.target) for p in to_smiles] and to_smiles[0].inchikey == ""
 
@@ -271,17 +277,32 @@ def test_extra_input_columns_become_named_template_inputs(tmp_path):
         load_recipe(None, ["data.extra_columns=['Rule']"])  # the PubChem source has no such columns
 
 
-def test_non_utf8(tmp_path):
+def test_encodings_and_gzip(tmp_path):
+    """Text as batch naming reads it (one reader): a Windows-1252 line (Excel's "CSV") is kept and counted
+    by line; UTF-16 from Excel works; damaged bytes cost their row only, reported with its line; gzip works."""
     path = tmp_path / "latin1.csv"
     path.write_bytes("smiles,name\nCCO,éthanol\nCCN,ethanamine\n".encode("latin-1"))
     report = FileReport()
     pairs = list(file_pairs(path, "smiles", "name", report=report))
-    assert [p.target for p in pairs] == ["ethanamine"]
-    assert report.bad_rows == {"encoding": 1}
-    assert report.messages == ["latin1.csv:2: not UTF-8 text (byte 0xe9 at column 5); save the file as UTF-8"]
+    assert [p.target for p in pairs] == ["éthanol", "ethanamine"]
+    assert (report.bad_rows, report.recoded, report.recoded_lines) == ({}, 1, [2])
     utf16 = tmp_path / "excel.txt"  # Excel's "Unicode text": UTF-16 with BOM, tab-separated
     utf16.write_bytes("smiles\tname\nCCO\téthanol\n".encode("utf-16"))
     assert [p.target for p in file_pairs(utf16, "smiles", "name")] == ["éthanol"]
+    damaged = tmp_path / "damaged.txt"  # a lone surrogate where "b" was, and an odd byte at the end
+    text = "smiles\tname\nCCO\tb\nCCN\tethanamine\n".encode("utf-16-le").replace("b".encode("utf-16-le"), b"\x00\xd8")
+    damaged.write_bytes(codecs.BOM_UTF16_LE + text + "CO\tmethanol".encode("utf-16-le") + b"\x00")
+    report = FileReport()
+    assert [p.target for p in file_pairs(damaged, "smiles", "name", report=report)] == ["ethanamine"]
+    assert report.bad_rows == {"encoding": 2} and report.messages == [
+        "damaged.txt:2: line 2 holds bytes that are not UTF-16 text",
+        "damaged.txt:4: line 4 holds bytes that are not UTF-16 text"]
+    gz = tmp_path / "pairs.csv.gz"
+    gz.write_bytes(gzip.compress(path.read_bytes()))
+    assert [p.target for p in file_pairs(gz, "smiles", "name")] == ["éthanol", "ethanamine"]
+    (tmp_path / "cut.csv.gz").write_bytes(gz.read_bytes()[:-6])
+    with pytest.raises(DataError, match=r"cut\.csv\.gz: damaged or incomplete gzip file"):
+        list(file_pairs(tmp_path / "cut.csv.gz", "smiles", "name"))
 
 
 def test_unusable_files(tmp_path):
@@ -289,12 +310,12 @@ def test_unusable_files(tmp_path):
     path.write_text("smiles,name\nCCO,ethanol\n")
     with pytest.raises(DataError, match=r"a\.csv: no column 'iupac' \(columns: 'smiles', 'name'\)"):
         list(file_pairs(path, "smiles", "iupac"))
-    with pytest.raises(DataError, match="not found"):
+    with pytest.raises(DataError, match="missing.csv: no such file"):
         list(file_pairs(tmp_path / "missing.csv", "smiles", "name"))
-    with pytest.raises(DataError, match="unknown file type"):
+    with pytest.raises(DataError, match="unsupported file type '.xlsx'"):
         list(file_pairs(tmp_path / "a.xlsx", "smiles", "name"))
     (tmp_path / "empty.csv").write_text("")
-    with pytest.raises(DataError, match="empty file"):
+    with pytest.raises(DataError, match="empty.csv is empty"):
         preview(tmp_path / "empty.csv")
 
 

@@ -1,4 +1,4 @@
-"""`chemnamer batch`: name every molecule of a CSV/TSV/.smi/.sdf file into a CSV, resumably.
+"""`chemnamer batch`: name every molecule of a CSV/TSV/.smi/.sdf/JSON-lines file (gzipped too) into a CSV, resumably.
 
 Streaming: records are read, named (`Namer.name_many` per chunk) and written chunk by chunk, so
 memory does not grow with the file. Bad records become error rows; they never stop the batch.
@@ -14,12 +14,12 @@ from chemnamer.commands.naming import add_model_options, load_model, make_namer,
 
 
 def add(sub) -> None:
-    p = sub.add_parser("batch", help="name every molecule in a CSV/TSV/.smi/.sdf file into a CSV")
-    p.add_argument("input", metavar="IN", help="CSV/TSV (delimiter sniffed) with a 'smiles' column (any case), "
-                                               ".smi or .sdf")
+    p = sub.add_parser("batch", help="name every molecule in a CSV/TSV/.smi/.sdf/.jsonl file (or .gz) into a CSV")
+    p.add_argument("input", metavar="IN", help="CSV/TSV (delimiter sniffed) or JSON lines with a 'smiles' column "
+                                               "(any case), .smi or .sdf; any of them gzipped")
     p.add_argument("-o", "--output", required=True, metavar="OUT.csv",
                    help="every input column unchanged, then " + ", ".join(_result_columns()))
-    p.add_argument("--column", metavar="NAME", help="the CSV/TSV column that holds the SMILES (or names); "
+    p.add_argument("--column", metavar="NAME", help="the CSV/TSV/JSON column that holds the SMILES (or names); "
                                                     "default 'smiles', any case")
     add_model_options(p, beams=4)
     p.add_argument("--resume", action="store_true", help="continue OUT after its last complete row")
@@ -71,11 +71,10 @@ def cmd_batch(args) -> int:
         return 2
     if model_error(namer, args):
         print(model_note(namer, args), file=sys.stderr)
-    if source.encoding == batchio.FALLBACK:
-        print(f"note: {Path(args.input).name} is not all UTF-8; lines that are not were read as {batchio.FALLBACK} "
-              "(the output is UTF-8 with a BOM)", file=sys.stderr)
-
     total = source.count()
+    note = source.recoded_note()
+    if note:
+        print(f"note: {note} (the output is UTF-8 with a BOM)", file=sys.stderr)
     try:
         out = batchio.CsvWriter(args.output, header, append=args.resume, **dialect)
     except OSError as exc:

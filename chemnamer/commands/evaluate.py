@@ -64,6 +64,10 @@ def load_pairs(args) -> tuple[list, str]:
     pairs = list(file_pairs(path, args.source_column, args.target_column, smiles_source=True, report=report))
     for msg in report.messages:
         print(f"warning: skipped {msg}", file=sys.stderr)
+    if report.recoded:
+        from chemnamer.readers import recoded_note
+
+        print(f"note: {recoded_note(path.name, report.recoded, report.recoded_lines)}", file=sys.stderr)
     return pairs, str(path)
 
 

@@ -8,21 +8,23 @@ from chemnamer.batch import BatchRow
 from chemnamer.gui.tasks import format_duration
 
 
-def batch_columns(path: str) -> tuple[list[str], str | None]:
-    """(the file's columns, the one holding the structures or None when the user must pick it). Reads
-    the header and a 64 KB sample: fast enough for the GUI thread. InputError for an unusable file."""
+def batch_columns(path: str) -> tuple[list[str], str | None, bool]:
+    """(the file's columns, the one holding the structures or None, whether the user picks that column:
+    not in a .smi or SD file, whose records hold one structure each). Reads the header and a 64 KB
+    sample of delimited text: fast enough for the GUI thread (an SD or JSON file is read through once
+    for its columns). InputError for an unusable file."""
     from chemnamer import batchio
 
     try:
         source = batchio.open_input(path)
     except batchio.MissingColumn as exc:
-        return exc.columns, None
-    return list(source.columns), source.column
+        return exc.columns, None, True
+    return list(source.columns), source.column, source.column_choice
 
 
 def batch_name(state, namer, path: str, chunk_size: int = 8, column: str | None = None,
                mode: str | None = None) -> dict:
-    """Name every record of a CSV/TSV/SMI/SDF file (`column`: the CSV/TSV column with the structures;
+    """Name every record of a file batchio reads (`column`: the CSV/TSV/JSON column with the structures;
     `mode`: model, best or guided, default the Namer's). Events: 'start' {columns, column, total, path,
     source}, 'rows' [BatchRow]."""
     from chemnamer import batchio

@@ -17,7 +17,8 @@ from chemnamer.gui.widgets import (GREEN, GREY, RED, ElidedLabel, ModeChoice, pr
                                    verified_text)
 from chemnamer.naming import default_mode
 
-FILE_FILTER = "Molecule files (*.csv *.tsv *.tab *.txt *.smi *.smiles *.sdf *.sd);;All files (*)"
+FILE_FILTER = ("Molecule files (*.csv *.tsv *.tab *.txt *.smi *.smiles *.sdf *.sd *.jsonl *.ndjson *.json *.gz);;"
+               "All files (*)")
 MODE_KEY = "batch/mode"
 
 
@@ -96,7 +97,7 @@ class BatchView(QWidget):
         super().__init__(parent)
         self.session = session
         self.columns: list[str] = []
-        self.column: str | None = None  # the column that holds the structures (CSV/TSV)
+        self.column: str | None = None  # the column that holds the structures (CSV/TSV, JSON)
         self.source = None  # the batchio reader of the last file: the export writes back its dialect
         self.path: str | None = None
         self._task: Task | None = None
@@ -114,7 +115,8 @@ class BatchView(QWidget):
         self.open_button.setObjectName("primary")
         self.open_button.clicked.connect(self._choose_file)
         top.addWidget(self.open_button)
-        self.file_label = ElidedLabel("No file — CSV/TSV with a 'smiles' column, .smi or .sdf")
+        self.file_label = ElidedLabel("No file — CSV/TSV or JSON lines with a 'smiles' column, .smi or .sdf, "
+                                      "gzipped too")
         self.file_label.setObjectName("muted")
         top.addWidget(self.file_label, 1)
         self.column_label = QLabel("Structures in")
@@ -196,14 +198,14 @@ class BatchView(QWidget):
         for b in (self.export_csv, self.export_sdf):
             b.setEnabled(False)
         try:
-            columns, found = batch_tasks.batch_columns(self.path) if column is None else (None, column)
+            columns, found, choice = batch_tasks.batch_columns(self.path) if column is None else (None, column, True)
         except (InputError, OSError) as exc:
-            self._show_columns([], None)
+            self._show_columns([], None, False)
             QMessageBox.warning(self, "Batch naming", str(exc))
             return False
         if columns is not None:
-            self._show_columns(columns, found)
-        if found is None:
+            self._show_columns(columns, found, choice)
+        if choice and found is None:
             self.eta.setText("pick the column that holds the structures")
             self.message.emit("No 'smiles' column: pick the column with the structures")
             return False
@@ -242,9 +244,10 @@ class BatchView(QWidget):
         self.progress.setFormat("")
         self.eta.setText("")
 
-    def _show_columns(self, columns: list[str], current: str | None) -> None:
+    def _show_columns(self, columns: list[str], current: str | None, choice: bool) -> None:
+        """`choice`: the structures are in a column the user may pick (not in a .smi or SD file)."""
         self.column_combo.clear()
-        delimited = bool(columns) and Path(self.path or "").suffix.lower() not in (".smi", ".smiles", ".sdf", ".sd")
+        delimited = choice and bool(columns)
         if delimited:
             if current is None:
                 self.column_combo.addItem("— pick a column —", None)

@@ -461,6 +461,11 @@ class FilterPage(QWizardPage):
             if isinstance(rep, dict) and rep.get("bad_rows"):
                 bad = ", ".join(f"{k}: {v}" for k, v in rep["bad_rows"].items())
                 lines.append(f"<br><span style='color:{RED}'>{name}: unusable rows ({bad})</span>")
+            if isinstance(rep, dict) and rep.get("recoded"):
+                from chemnamer.readers import recoded_note
+
+                note = recoded_note(name, rep["recoded"], rep.get("recoded_lines", []))
+                lines.append(f"<span style='color:{GREY}'>{note}</span>")
         lines.append(f"<br><span style='color:{GREY}'>counted in {res.get('seconds', 0):.1f} s</span>")
         self.count_text.setText("<br>".join(lines))
         self.completeChanged.emit()

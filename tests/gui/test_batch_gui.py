@@ -53,3 +53,12 @@ def test_column_picker_semicolon_file_and_progress_reset(window, qtbot, tmp_path
     with qtbot.waitSignal(view.finished, timeout=120_000):
         assert view.start(str(smi))
     assert not combo.isEnabled() and len(view.model.rows) == 1
+
+    # nor SD files: their records hold the structures (the view used to ask for a column and stop)
+    from rdkit import Chem
+
+    sdf = tmp_path / "few.sdf"
+    sdf.write_text(Chem.MolToMolBlock(Chem.MolFromSmiles("OCC")) + "> <ID>\nm1\n\n$$$$\n", encoding="utf-8")
+    with qtbot.waitSignal(view.finished, timeout=120_000):
+        assert view.start(str(sdf))
+    assert not combo.isEnabled() and [r.result.smiles for r in view.model.rows] == ["CCO"]
