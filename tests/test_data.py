@@ -490,3 +490,28 @@ def test_hold_out_keeps_another_recipes_validation_and_test_molecules_out_of_tra
     train, *_, report = build_splits(load_recipe(small, [*wide, f"data.hold_out=['{small}']"]).data)
     assert not skeletons(train) & held
     assert report["held_out"]["dropped"] == len(leaky) - len(train) > 0
+
+
+def test_hold_out_follows_the_held_recipe_and_refuses_a_cycle(tmp_path):
+    """Editing a held-out recipe rebuilds the split that holds it out; two recipes holding each other
+    out are an error, not an endless recursion."""
+    from chemnamer.data.build import build_splits
+    from chemnamer.recipe import load_recipe
+
+    root = Path(__file__).resolve().parent.parent
+    small = tmp_path / "small.toml"
+    smoke = (root / "training/recipes/smoke.toml").read_text()
+    small.write_text(smoke)
+    wide = ["data.limit_train=0", "data.filters.mw_min=0.0", "data.n_test=4", "data.n_valid=4",
+            f"data.hold_out=['{small}']"]
+    build_splits(load_recipe(small, wide).data)
+    small.write_text(smoke.replace("n_test = 16", "n_test = 64"))
+    _, valid, test, _ = build_splits(load_recipe(small).data)
+    train, *_ = build_splits(load_recipe(small, wide).data)
+    assert not {p.inchikey.split("-")[0] for p in train} & {p.inchikey.split("-")[0] for p in valid + test}
+
+    a, b = tmp_path / "a.toml", tmp_path / "b.toml"
+    a.write_text(smoke.replace("[data]\n", f"[data]\nhold_out = ['{b}']\n"))
+    b.write_text(smoke.replace("[data]\n", f"[data]\nhold_out = ['{a}']\n"))
+    with pytest.raises(ValueError, match="holds itself out"):
+        build_splits(load_recipe(a).data)

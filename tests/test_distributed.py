@@ -54,3 +54,29 @@ def test_two_process_data_parallel_run(home, tmp_path):
     loaded = loading.load(run["model_id"], device="cpu")
     cands = Generator.from_loaded(loaded).generate(["CCO"], beams=2, max_new_tokens=8)
     assert len(cands) == 1
+
+
+def test_two_process_run_resumed_in_its_second_epoch_ends_as_if_never_stopped(home, tmp_path):
+    """Resumed from step 10 (epoch 2 of 7-step epochs), both ranks must take epoch 2's batches, not
+    replay epoch 1's: the final weights equal those of the uninterrupted run."""
+    import shutil
+
+    from safetensors.torch import load_file
+
+    env = {**os.environ, "CHEMNAMER_HOME": str(home), "OMP_NUM_THREADS": "1"}
+
+    def run(out, *extra):
+        cmd = [*torchrun(), "--standalone", "--nproc_per_node", "2", "-m", "chemnamer", "train",
+               "--recipe", str(SMOKE), "--output", str(out), "--no-db", "--set", "train.batch_size=18",
+               "--set", "train.eval_limit=1", "--set", "train.checkpoint_every=10",
+               "--set", "train.keep_checkpoints=0", *extra]
+        done = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    run(whole)
+    resumed.mkdir()
+    shutil.copytree(whole / "checkpoint-10", resumed / "checkpoint-10")
+    run(resumed, "--resume")
+    a, b = load_file(str(whole / "model" / "model.safetensors")), load_file(str(resumed / "model" / "model.safetensors"))
+    assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)

@@ -422,3 +422,27 @@ def test_eval_and_runs_commands(home, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "Levenshtein similarity" in text and "valid" in text
     assert main(["eval", "--model", res.model_id, "--data", str(tmp_path / "missing.csv")]) == 2
+
+
+def test_schedule_epoch_checkpoints_and_saved_config(home, tmp_path):
+    """The recipes' warm-up reaches lr·(step+1)/warmup (the first step trains); an epoch end the step
+    grid also saved is still recorded as an epoch checkpoint; saved configs generate with a cache."""
+    from chemnamer.store import runs
+
+    rec = Recorder()
+    lrs = []
+
+    class Lr(Callback):
+        def on_log(self, state, logs):
+            lrs.extend(r["lr"] for r in logs)
+
+    res = train(smoke("train.max_steps=24", "train.log_every=1", "train.checkpoint_every=8",
+                      "train.keep_checkpoints=0"), [rec, Lr()], output_dir=tmp_path / "run")
+    assert res.status == "completed"
+    cfg = smoke()
+    assert lrs[0] == pytest.approx(cfg.train.lr * 2 / cfg.train.warmup_steps)  # after step 1 of warm-up 4
+    kinds = [(c["step"], c["kind"]) for c in runs.run_checkpoints(res.run_id)]
+    assert kinds == [(8, "step"), (16, "step"), (16, "epoch"), (24, "final")]
+    assert [s for s, _ in rec.evals] == [16, 24]
+    for folder in (tmp_path / "run" / "checkpoint-16", tmp_path / "run" / "model"):
+        assert json.loads((folder / "config.json").read_text())["use_cache"] is True

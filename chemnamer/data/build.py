@@ -19,6 +19,8 @@ def _config_key(cfg) -> str:
     for later in ("extra_columns", "hold_out"):  # added later: configs without them keep their cached splits
         if not fields.get(later):
             fields.pop(later, None)
+    if fields.get("hold_out"):  # the held-out recipes' contents, not only their names, decide the split
+        fields["hold_out"] = [[name, _config_key(data)] for name, data in _held_recipes(cfg.hold_out)]
     blob = json.dumps({"v": CACHE_VERSION, **fields}, sort_keys=True, default=str)
     if cfg.source in ("file", "jsonl") and cfg.path and Path(cfg.path).exists():
         st = Path(cfg.path).stat()
@@ -26,22 +28,34 @@ def _config_key(cfg) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-def held_out_skeletons(recipes: list[str]) -> set[str]:
-    """InChIKey skeletons of the validation and test splits of these recipes."""
+def _held_recipes(recipes: list[str], _path: tuple = ()) -> list[tuple[str, object]]:
+    """(name, DataConfig) of each recipe to hold out; a relative path is from the repository root."""
     from chemnamer.recipe import load_recipe
 
     root = Path(__file__).resolve().parents[2]
-    out: set[str] = set()
+    out = []
     for name in recipes:
-        path = Path(name) if Path(name).is_absolute() or Path(name).exists() else root / name
-        _train, valid, test, _ = build_splits(load_recipe(path).data)
+        path = (Path(name) if Path(name).is_absolute() else root / name).resolve()
+        if path in _path:
+            raise ValueError(f"data.hold_out: {name} holds itself out, through {' -> '.join(map(str, _path))}")
+        data = load_recipe(path).data
+        if data.hold_out:
+            _held_recipes(data.hold_out, (*_path, path))  # only to refuse a cycle before it recurses
+        out.append((name, data))
+    return out
+
+
+def held_out_skeletons(recipes: list[str]) -> set[str]:
+    """InChIKey skeletons of the validation and test splits of these recipes."""
+    out: set[str] = set()
+    for _name, data in _held_recipes(recipes):
+        _train, valid, test, _ = build_splits(data)
         out |= {(p.inchikey or p.source).split("-")[0] for p in valid + test}
     return out
 
 
-def hold_out(train: list[Pair], recipes: list[str], report: dict) -> list[Pair]:
+def hold_out(train: list[Pair], skeletons: set[str], recipes: list[str], report: dict) -> list[Pair]:
     """`train` without the molecules whose skeleton another recipe validates or tests on."""
-    skeletons = held_out_skeletons(recipes)
     kept = [p for p in train if (p.inchikey or p.source).split("-")[0] not in skeletons]
     report.update({"recipes": list(recipes), "skeletons": len(skeletons), "dropped": len(train) - len(kept)})
     return kept
@@ -88,8 +102,9 @@ def build_splits(cfg, cache: bool = True) -> tuple[list[Pair], list[Pair], list[
     pairs = list(pairs)
     train, valid, test = split_pairs(pairs, cfg.n_valid, cfg.n_test, cfg.seed, cfg.split)
     held: dict = {}
-    if cfg.hold_out:
-        train = hold_out(train, cfg.hold_out, held)
+    skeletons = held_out_skeletons(cfg.hold_out) if cfg.hold_out else set()
+    if skeletons:
+        train = hold_out(train, skeletons, cfg.hold_out, held)
     if cfg.limit_train:
         train = train[: cfg.limit_train]
     # Guided data: drafts join after the split, so the splits are those of the same rows unguided.
@@ -103,7 +118,7 @@ def build_splits(cfg, cache: bool = True) -> tuple[list[Pair], list[Pair], list[
         from chemnamer.data.guided import copy_examples
         from chemnamer.data.splits import _rank
 
-        held_out = {p.inchikey.split("-")[0] for p in valid + test if p.inchikey}
+        held_out = {p.inchikey.split("-")[0] for p in valid + test if p.inchikey} | skeletons
         guided["copy"] = cfg.copy_pairs
         train = sorted(train + copy_examples(cfg.copy_pairs, held_out),
                        key=lambda p: _rank(p.inchikey or p.source, cfg.seed + 1))

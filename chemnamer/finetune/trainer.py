@@ -44,7 +44,6 @@ from chemnamer.recipe import RunConfig
 STATE_FILE = "trainer_state.json"  # transformers' TrainerState, in every checkpoint
 RUN_FILE = "chemnamer_run.json"  # ours beside it: the run row, the checkpoint's kind, early-stopping state
 IGNORE = -100
-SCHEDULERS = {"cosine": "cosine", "linear": "linear", "constant": "constant_with_warmup"}
 
 
 @dataclass
@@ -145,6 +144,22 @@ class EpochBatches(torch.utils.data.Sampler):
         return iter(epoch_batches(self.lengths, self.size, self.seed, self.epoch)[: self.count])
 
 
+def lr_lambda(cfg, total_steps: int):
+    """The recipes' schedules: linear warm-up reaching the full rate at the end of warm-up step 1..n
+    (Trainer's own start at 0, which would make the first step a no-op and shift every recipe by one
+    step), then constant, linear or cosine decay to 0 at `total_steps`."""
+    def f(step: int) -> float:
+        if cfg.warmup_steps and step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps
+        if cfg.scheduler == "constant" or total_steps <= cfg.warmup_steps:
+            return 1.0
+        frac = (step - cfg.warmup_steps) / max(1, total_steps - cfg.warmup_steps)
+        if cfg.scheduler == "linear":
+            return max(0.0, 1.0 - frac)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, frac)))
+    return f
+
+
 def collate(items, pad_id: int, multiple: int = 8):
     # Widths rounded up to a multiple of 8: oneDNN JIT-compiles a kernel per matmul shape, and
     # dozens of distinct lengths would keep it compiling instead of training.
@@ -239,9 +254,18 @@ def _trainer_class():
     class NamerTrainer(Trainer):
         """Trainer with our batch order, our evaluation, atomic checkpoints that load as models."""
 
-        def __init__(self, *args, batches: EpochBatches, run: "RunControl", evaluate_fn, model_files, **kwargs):
+        def __init__(self, *args, batches: EpochBatches, run: "RunControl", evaluate_fn, model_files, schedule,
+                     **kwargs):
             super().__init__(*args, **kwargs)
             self.batches, self.run, self.evaluate_fn, self.model_files = batches, run, evaluate_fn, model_files
+            self.schedule = schedule
+
+        def create_scheduler(self, num_training_steps, optimizer=None):
+            if self.lr_scheduler is None:
+                self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer or self.optimizer,
+                                                                      self.schedule(num_training_steps))
+                self._created_lr_scheduler = True
+            return self.lr_scheduler
 
         def get_train_dataloader(self):
             loader = torch.utils.data.DataLoader(self.train_dataset, batch_sampler=self.batches,
@@ -275,7 +299,9 @@ def _trainer_class():
                 shutil.rmtree(staging, ignore_errors=True)
                 staging.mkdir(parents=True)
             self.accelerator.wait_for_everyone()
+            config = unwrap(self.model).config
             try:
+                config.use_cache = True  # Trainer turns it off for training; a saved model generates
                 self.save_model(str(staging), _internal_call=True)
                 self._save_optimizer_and_scheduler(str(staging))
                 self._save_scaler(str(staging))
@@ -289,6 +315,8 @@ def _trainer_class():
                 if main:
                     shutil.rmtree(staging, ignore_errors=True)
                 raise
+            finally:
+                config.use_cache = False
             self.accelerator.wait_for_everyone()
             if main:
                 if final.exists():
@@ -336,14 +364,15 @@ def _callbacks():
         by time, on request and at each epoch's end, evaluate, stop early. Every stop saves first.
         Under data parallel the decisions are summed over the ranks: a stop on one binds them all."""
 
-        def __init__(self, state: TrainState, tcfg, cancel: CancelToken, world: int):
+        def __init__(self, state: TrainState, tcfg, cancel: CancelToken, world: int, batches: EpochBatches,
+                     steps_per_epoch: int):
             self.state, self.tcfg, self.cancel, self.world = state, tcfg, cancel, world
+            self.batches, self.steps_per_epoch = batches, steps_per_epoch
             self.kind: str | None = None  # the kind of the checkpoint asked for
             self.saved_kind = "step"
             self.cancelled = False
             self.t_start = time.perf_counter() - state.elapsed_s
             self.last_save = time.monotonic()
-            self.last_saved_step: int | None = None
 
         def sync(self, hf, lr_scheduler=None) -> TrainState:
             """Our TrainState brought up to Trainer's (and the next step's learning rate)."""
@@ -398,11 +427,17 @@ def _callbacks():
             if self.tcfg.eval_every and state.global_step % self.tcfg.eval_every == 0 and not cancelled:
                 control.should_evaluate = True
 
+        def on_epoch_begin(self, args, state, control, **kwargs):
+            # Trainer sets the epoch on the sampler it can reach; a resumed data-parallel run wraps ours
+            # twice (skipped batches around the rank's shard) and would replay epoch 0's order.
+            self.batches.set_epoch(state.global_step // self.steps_per_epoch)
+
         def on_epoch_end(self, args, state, control, **kwargs):
             if control.should_training_stop or state.global_step >= state.max_steps:
                 return  # the run's end has its own checkpoint and evaluation
-            if self.last_saved_step != state.global_step:  # not already saved at this step by the grid
-                self._save(control, "epoch")
+            # Saved again as "epoch" even when the step grid saved this step: the experiment grids test
+            # each epoch checkpoint, and this one follows the epoch's evaluation (early-stopping state).
+            self._save(control, "epoch")
             if not self.tcfg.eval_every:
                 control.should_evaluate = True
 
@@ -415,7 +450,6 @@ def _callbacks():
         def on_save(self, args, state, control, **kwargs):
             self.kind = None
             self.last_save = time.monotonic()
-            self.last_saved_step = state.global_step
 
     return Observers, RunControl
 
@@ -511,17 +545,18 @@ def train(cfg: RunConfig, callbacks: list[Callback] = (), cancel: CancelToken | 
         return out
 
     Observers, RunControl = _callbacks()
-    control = RunControl(state, tcfg, cancel, world)
+    control = RunControl(state, tcfg, cancel, world, batches, steps_per_epoch)
     args = TrainingArguments(
         output_dir=str(out_dir), per_device_train_batch_size=tcfg.batch_size,
         gradient_accumulation_steps=tcfg.grad_accum, max_steps=total_steps, learning_rate=tcfg.lr,
         weight_decay=tcfg.weight_decay, optim="adamw_torch", max_grad_norm=0.0,
-        lr_scheduler_type=SCHEDULERS[tcfg.scheduler], warmup_steps=tcfg.warmup_steps,
+        warmup_steps=tcfg.warmup_steps,  # the schedule itself: lr_lambda (NamerTrainer.create_scheduler)
         bf16=bf16, use_cpu=cpu_only, seed=tcfg.seed,
         logging_strategy="steps", logging_steps=tcfg.log_every, save_strategy="steps",
         save_steps=tcfg.checkpoint_every, save_total_limit=tcfg.keep_checkpoints or None,
         eval_strategy="no", report_to="none", disable_tqdm=True, dataloader_num_workers=0,
-        remove_unused_columns=False, ddp_find_unused_parameters=False)
+        remove_unused_columns=False, ddp_find_unused_parameters=False,
+        logging_nan_inf_filter=False)  # a diverged run must log nan, not a reassuring 0.0
     rows = [{"input_ids": ids, "labels": labels} for ids, labels in encoded]
 
     def model_files(folder: Path) -> None:
@@ -537,7 +572,7 @@ def train(cfg: RunConfig, callbacks: list[Callback] = (), cancel: CancelToken | 
     trainer = _trainer_class()(
         model=model, args=args, train_dataset=rows, data_collator=pad,
         callbacks=[Observers(control, cb), control], batches=batches, run=control, evaluate_fn=evaluate,
-        model_files=model_files)
+        model_files=model_files, schedule=lambda total: lr_lambda(tcfg, total))
     for printer in (PrinterCallback, ProgressCallback):  # stdout is the CLI's result line; our observers report
         trainer.remove_callback(printer)
 
@@ -563,6 +598,7 @@ def train(cfg: RunConfig, callbacks: list[Callback] = (), cancel: CancelToken | 
 
     model_dir = model_id = None
     if main and status == "completed":
+        unwrap(model).config.use_cache = True  # Trainer turned it off for training
         model_dir = str(save_model(model, tokenizer, vocab, cfg, base_id, out_dir / "model",
                                    dtype=torch.bfloat16 if cfg.model.method == "full" else None))
     state.status = status
