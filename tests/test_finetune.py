@@ -1,4 +1,4 @@
-"""The fine-tuning engine on the tiny random model: each test trains for seconds on the smoke recipe.
+"""Fine-tuning (transformers.Trainer, chemnamer.finetune.trainer) on the tiny random model: each test trains for seconds on the smoke recipe.
 
 The smoke recipe's data split is built once per machine (cached in the user cache dir); every test
 gets its own CHEMNAMER_HOME, so each sees an empty runs database.
@@ -446,3 +446,13 @@ def test_schedule_epoch_checkpoints_and_saved_config(home, tmp_path):
     assert [s for s, _ in rec.evals] == [16, 24]
     for folder in (tmp_path / "run" / "checkpoint-16", tmp_path / "run" / "model"):
         assert json.loads((folder / "config.json").read_text())["use_cache"] is True
+
+
+def test_resume_refuses_checkpoints_of_the_old_training_loop(home, tmp_path):
+    """A folder of checkpoints the hand-written loop wrote (trainer_state.json, no run file) is not
+    silently trained over from step 0."""
+    old = tmp_path / "run" / "checkpoint-0000300"
+    old.mkdir(parents=True)
+    (old / STATE_FILE).write_text(json.dumps({"step": 300, "epoch": 0.04}))
+    with pytest.raises(ValueError, match="48b25e1"):
+        train(smoke("train.max_steps=2"), output_dir=tmp_path / "run", resume=True, log_to_db=False)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduce the shipped default namer (resources/models/default) from scratch with chemnamer's own
-# engine: data build, stage 1 (training/recipes/default.toml), stage 2 (default-stage2.toml, continued
+# training: data build, stage 1 (training/recipes/default.toml), stage 2 (default-stage2.toml, continued
 # from stage 1), then install stage 2's model as the default. Each stage checkpoints; rerunning this
 # script resumes a stage that was interrupted and skips one that completed.
 #   training/reproduce_default.sh [RUN_DIR]      (default RUN_DIR: ~/chemnamer-runs)

@@ -4,7 +4,7 @@
 # PubChem's style (stage 2, generalist-stage2.toml, continued from stage 1). Each stage checkpoints
 # and resumes; a stage whose weights a session committed under training/stages/NAME is not trained
 # again. Not installed as the default: issue 14 ships it only when it beats the default on the
-# generalization sets (see the model cards).
+# generalization sets (`chemnamer eval --sets test,aromatic,randomized,oldstyle,druglike`).
 #   training/reproduce_generalist.sh [RUN_DIR]      (default RUN_DIR: ~/chemnamer-runs)
 source "$(dirname "$0")/stages.sh"
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduce the shipped guided namer (resources/models/guided) with chemnamer's own engine: the
+# Reproduce the shipped guided namer (resources/models/guided) with chemnamer's own training: the
 # rule-based drafts of the PubChem rows, the drug-like copy examples, one training stage continued
 # from the shipped default model, then install. Every step is cached or checkpointed: rerunning this
 # script resumes where it stopped.

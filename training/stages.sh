@@ -1,6 +1,7 @@
-# Shared by training/reproduce_*.sh (source it): the runs folder, the CLI, and the two steps every
+# Shared by training/reproduce_*.sh (source it): the runs folder, the CLI, and the steps every
 # shipped model is made of. Each stage checkpoints; rerunning a script resumes a stage that was
-# interrupted and skips one that completed.
+# interrupted and skips one that completed (a stage stopped by train.max_minutes has completed: its
+# model is written; continue it with `chemnamer train ... --resume --output RUNS/NAME`).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 RUNS="${1:-$HOME/chemnamer-runs}"

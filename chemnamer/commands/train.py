@@ -58,6 +58,9 @@ def cmd_train(args) -> int:
         with cancel_on_signals(cancel):
             result = train(cfg, callbacks, cancel=cancel, output_dir=args.output, resume=resume,
                            log_to_db=not args.no_db)
+    except ValueError as exc:  # what the recipe or the run folder asks cannot be done: no data, an old checkpoint
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:  # disk full, output folder not writable: the run is marked failed in the database
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
         print(f"error: training stopped: {exc.strerror or exc}{where}; the latest checkpoint is kept: free the "

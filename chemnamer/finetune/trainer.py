@@ -483,9 +483,15 @@ def train(cfg: RunConfig, callbacks: list[Callback] = (), cancel: CancelToken | 
         resume_path = latest_checkpoint(out_dir) if resume is True else Path(resume)
         if resume is not True and resume_path and resume_path.name.startswith("checkpoint-"):
             out_dir = resume_path.parent
+        if resume_path is None and resume is True:
+            # Folders of the hand-written loop this replaced (no run file): refuse rather than start
+            # again from step 0 over them, unseen.
+            resume_path = next((p for p in sorted(out_dir.glob("checkpoint-*")) if (p / STATE_FILE).is_file()), None)
         if resume_path is not None and not (resume_path / RUN_FILE).is_file():
-            raise ValueError(f"{resume_path} is not a checkpoint this version can resume (no {RUN_FILE}); "
-                             "start the stage again, or continue from its model with --set model.base=")
+            raise ValueError(f"{resume_path} is not a checkpoint this version can resume (no {RUN_FILE}: the "
+                             "training loop before transformers.Trainer wrote it); resume it with chemnamer at "
+                             "commit 48b25e1, start again in a new folder, or continue from a model with "
+                             "--set model.base=")
     out_dir.mkdir(parents=True, exist_ok=True)
 
     # Data: splits, formatting, tokenization. Several ranks: the first fills the caches (data splits,
