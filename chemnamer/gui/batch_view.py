@@ -115,8 +115,9 @@ class BatchView(QWidget):
         self.open_button.setObjectName("primary")
         self.open_button.clicked.connect(self._choose_file)
         top.addWidget(self.open_button)
-        self.file_label = ElidedLabel("No file — CSV/TSV or JSON lines with a 'smiles' column, .smi or .sdf, "
-                                      "gzipped too")
+        # Short: an elided list of formats read "No file — ...zipped too" (seen under Xvfb); the list is the tooltip.
+        self.file_label = ElidedLabel("No file open")
+        self.file_label.setToolTip("CSV/TSV or JSON lines with a 'smiles' column, .smi or .sdf; gzipped too")
         self.file_label.setObjectName("muted")
         top.addWidget(self.file_label, 1)
         self.column_label = QLabel("Structures in")
