@@ -23,6 +23,7 @@ import json
 import math
 import os
 import platform
+import random
 import shutil
 import time
 from dataclasses import dataclass
@@ -102,8 +103,6 @@ def epoch_batches(lengths: list[int], batch_size: int, seed: int, epoch: int) ->
 
     Padding waste drops to a few percent while batches stay random across the epoch.
     """
-    import random
-
     rng = random.Random(seed * 100_003 + epoch)
     idx = list(range(len(lengths)))
     rng.shuffle(idx)
