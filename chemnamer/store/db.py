@@ -10,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -81,6 +83,23 @@ def _resolve(path: str | os.PathLike[str] | None) -> str:
     return str(Path(path if path is not None else paths.database_path()).expanduser().resolve())
 
 
+def _enter_wal(cur: Any) -> None:
+    """Switch the file to WAL, waiting out a second process doing the same.
+
+    The switch needs an exclusive lock, and SQLite answers SQLITE_BUSY at once, without its busy
+    handler, when two connections that both read the fresh file race for it (waiting could deadlock).
+    CI saw it: two processes opening a new database together, one failed with "database is locked"."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def _create(file: str) -> tuple[Engine, Engine]:
     eng = create_engine(
         URL.create("sqlite", database=file),  # not an f-string: a '?' or '#' in the path stays a path
@@ -93,7 +112,7 @@ def _create(file: str) -> tuple[Engine, Engine]:
         dbapi_conn.isolation_level = None  # pysqlite must not BEGIN on its own; _on_begin does
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        cur.execute("PRAGMA journal_mode = WAL")
+        _enter_wal(cur)
         cur.execute("PRAGMA foreign_keys = ON")
         cur.execute("PRAGMA synchronous = NORMAL")  # safe with WAL; a full fsync per step log is not needed
         cur.close()
