@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import math
-import re
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -334,7 +333,8 @@ class Namer:
                 _add_note(r, f"model unavailable ({self.model_error}); reference names only")
             return
         t0 = time.perf_counter()
-        cands = self._generator.generate([model_input(r) for r in results], beams=beams, num_return=beams)
+        forms = self._generator.input_forms
+        cands = self._generator.generate([model_input(r, forms) for r in results], beams=beams, num_return=beams)
         per = _ms(t0) / len(results)
         for r, cs in zip(results, cands):
             r.candidates = [CandidateResult(c.name, round(c.score, 5)) for c in cs]
@@ -421,9 +421,10 @@ class Namer:
 
     # --- the session's results, by molecule ----------------------------------------------------------
     def _result_key(self, r: NamingResult, mode: str, beams: int) -> tuple:
-        # What the model receives: the input as typed in mode guided, its Kekulé form otherwise. Two
+        # What the model receives: the input as typed in mode guided, model_input otherwise. Two
         # typings of one molecule can get different candidates, so they are different results.
-        seen = (r.input.strip() if r.source == "smiles" else r.smiles) if mode == "guided" else model_input(r)
+        forms = self._generator.input_forms if self._generator is not None else "kekule"
+        seen = (r.input.strip() if r.source == "smiles" else r.smiles) if mode == "guided" else model_input(r, forms)
         return (seen, r.smiles, mode, beams, self.verify, self.references, self.rule_based, self.copy_bonus)
 
     def _cached(self, r: NamingResult, mode: str, beams: int) -> NamingResult | None:
@@ -594,29 +595,10 @@ def _add_note(r: NamingResult, text: str) -> None:
     r.note = f"{r.note}; {text}" if r.note else text
 
 
-def model_input(r: NamingResult) -> str:
-    """The SMILES the language model sees.
-
-    The default model learned from PubChem's SMILES, which are Kekulé-form (no lowercase aromatic
-    atoms). Measured on 200 held-out molecules, greedy exact match: PubChem's own SMILES 26.5 %,
-    RDKit's Kekulé canonical SMILES 11.5 %, RDKit's aromatic canonical SMILES 5.5 %. So a Kekulé-form
-    SMILES as the user typed it is passed through unchanged; anything else is written in Kekulé form.
-    """
-    typed = r.input.strip() if r.source == "smiles" else ""
-    if typed and not _AROMATIC_ATOM.search(typed):
-        return typed
-    from rdkit import Chem
-
-    mol = Chem.MolFromSmiles(r.smiles)
-    try:
-        Chem.Kekulize(mol, clearAromaticFlags=True)
-        return Chem.MolToSmiles(mol, kekuleSmiles=True)
-    except Exception:  # RDKit cannot kekulize some odd aromatic systems: the canonical form will do
-        return r.smiles
-
-
-# Lowercase aromatic atoms outside brackets (c, n, o, s, p, b) or inside them ([nH], [se]).
-_AROMATIC_ATOM = re.compile(r"(?<![A-Z])[cnosbp](?![a-z])|\[[0-9]*(?:se|as|[cnosbp])")
+def model_input(r: NamingResult, input_forms: str = "kekule") -> str:
+    """The SMILES the language model sees: the input as typed when the model was trained on every SMILES
+    form, its Kekulé form for a model trained on PubChem's SMILES (chem.model_smiles says why)."""
+    return chem.model_smiles(r.input if r.source == "smiles" else "", r.smiles, input_forms)
 
 
 def _ms(t0: float) -> float:

@@ -387,6 +387,9 @@ def test_eval_and_runs_commands(home, tmp_path, capsys):
     from chemnamer.store import runs
 
     res = train(smoke("train.max_steps=4"), output_dir=tmp_path / "run")
+    from chemnamer.model.loading import read_meta
+
+    assert read_meta(res.model_dir)["input_forms"] == "kekule"  # no augmentation: naming Kekulé-izes
     killed = runs.create_run("ghost", {}, None, "tiny", "full", {}, None)
     runs._own_runs.discard(killed)  # as if another, dead process had created it
     with runs.session() as s:
@@ -422,6 +425,19 @@ def test_eval_and_runs_commands(home, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "Levenshtein similarity" in text and "valid" in text
     assert main(["eval", "--model", res.model_id, "--data", str(tmp_path / "missing.csv")]) == 2
+
+    # The generalization report: each set with n and standard errors, the drug-like one by size bin.
+    write_jsonl([Pair("OC1=CC=CC=C1", "phenol", "ISWSIDIOOBJBQZ-UHFFFAOYSA-N"), *pairs], tmp_path / "gen.jsonl")
+    capsys.readouterr()
+    assert main(["eval", "--model", res.model_id, "--data", str(tmp_path / "gen.jsonl"), "--json", "--beams", "2",
+                 "--sets", "test,aromatic,randomized,druglike", "--druglike-n", "3"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["beams"], list(report["sets"])) == (2, ["test", "aromatic", "randomized", "druglike"])
+    for name, r in report["sets"].items():
+        assert r["n"] == 3 and {"structure_correct", "structure_correct_se"} <= r.keys(), name
+        assert ("exact_match_ci" in r) == (name != "druglike")  # MOSES molecules have no reference name
+    assert sum(b["n"] for b in report["sets"]["druglike"]["by_bin"].values()) == 3
+    assert main(["eval", "--model", res.model_id, "--sets", "aromatic"]) == 2  # no molecules to rewrite
 
 
 def test_schedule_epoch_checkpoints_and_saved_config(home, tmp_path):

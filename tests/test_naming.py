@@ -147,6 +147,41 @@ def test_the_same_molecule_twice_is_named_once(tiny_dir):
     assert "generate" in namer.name(ASPIRIN).ms
 
 
+# Aspirin in every SMILES form a user pastes: RDKit's aromatic canonical, randomized atom orders
+# (aromatic and Kekulé), PubChem's Kekulé form, explicit hydrogens, ChemDraw's style.
+ASPIRIN_FORMS = ["CC(=O)Oc1ccccc1C(=O)O", "OC(=O)c1ccccc1OC(C)=O", "c1cc(OC(C)=O)c(C(O)=O)cc1",
+                 "CC(=O)OC1=CC=CC=C1C(=O)O", "C1=CC(=C(C=C1)OC(C)=O)C(O)=O", "[H]OC(=O)c1ccccc1OC(=O)C([H])([H])[H]",
+                 "CC(OC1=C(C=CC=C1)C(O)=O)=O"]
+
+
+@pytest.mark.parametrize("input_forms", ["any", "kekule"])
+def test_naming_accepts_every_smiles_form_and_feeds_it_as_the_model_learned(tiny_dir, tmp_path, input_forms):
+    """A model trained on every SMILES form (chemnamer.json "input_forms": "any", augmented training)
+    receives the SMILES as typed; one trained on PubChem's SMILES receives each in Kekulé form."""
+    import shutil
+
+    from rdkit import Chem
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_dir, model)
+    (model / "chemnamer.json").write_text(json.dumps({"input_forms": input_forms}))
+    namer = Namer(str(model), beams=1, store=False, references=False)
+    namer.load()
+    seen: list[str] = []
+    real_generate = namer._generator.generate
+    namer._generator.generate = lambda sources, **kw: seen.extend(sources) or real_generate(sources, **kw)
+    results = [namer.name(s) for s in ASPIRIN_FORMS]
+    assert all(r.error is None and r.inchikey == ASPIRIN_KEY and r.candidates for r in results)
+    if input_forms == "any":
+        assert seen == ASPIRIN_FORMS
+    else:
+        assert seen and not any(ch in s for s in seen for ch in "cno")  # no aromatic atom reaches it
+        assert {Chem.MolToInchiKey(Chem.MolFromSmiles(s)) for s in seen} == {ASPIRIN_KEY}
+        kekule_typed = [s for s in ASPIRIN_FORMS if not any(ch in s for ch in "cno")]
+        assert set(kekule_typed) <= set(seen)  # a Kekulé SMILES goes as typed
+    namer.close()
+
+
 def test_a_draft_that_failed_for_the_moment_is_drafted_again():
     """The session keeps rule-based drafts, but not a time-out or a crashed worker: those may pass,
     so the next naming of the molecule drafts it again (a molecule no namer can name is not retried)."""

@@ -186,7 +186,9 @@ def write_model_meta(folder: Path, vocab, cfg: RunConfig, base_id: str) -> None:
     meta = {"base_model": base_id, "num_layers": cfg.model.num_layers or None, "method": cfg.model.method,
             "vocab_map": vocab is not None, "seed": cfg.train.seed,  # rebuilds a random "tiny" base
             "template": Template(cfg.format.instruction, cfg.format.response_marker, cfg.format.defaults).to_dict(),
-            "task": {"source": cfg.data.source_column, "target": cfg.data.target_column}}
+            "task": {"source": cfg.data.source_column, "target": cfg.data.target_column},
+            # which SMILES forms it learned: naming passes "any" as typed, else in Kekulé form (chem.model_smiles)
+            "input_forms": "any" if cfg.data.augment == "random" else "kekule"}
     if cfg.data.extra_columns:  # which column fed which template input ({rule} <- "Rule")
         from chemnamer.data.userfile import input_names
 

@@ -55,12 +55,14 @@ class Candidate:
 
 
 class Generator:
-    def __init__(self, model, tokenizer, vocab=None, template: Template | None = None, device: str = "cpu"):
+    def __init__(self, model, tokenizer, vocab=None, template: Template | None = None, device: str = "cpu",
+                 input_forms: str = "kekule"):
         self.model = model
         self.tokenizer = tokenizer
         self.vocab = vocab
         self.template = template or Template()
         self.device = device
+        self.input_forms = input_forms  # the SMILES forms the model learned ("any" or "kekule")
         eos = tokenizer.eos_token_id
         self.eos_id = vocab.small_id(eos) if vocab else eos
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
@@ -70,7 +72,8 @@ class Generator:
 
     @classmethod
     def from_loaded(cls, loaded) -> "Generator":
-        return cls(loaded.model, loaded.tokenizer, loaded.vocab, Template.from_dict(loaded.template), loaded.device)
+        return cls(loaded.model, loaded.tokenizer, loaded.vocab, Template.from_dict(loaded.template), loaded.device,
+                   loaded.input_forms)
 
     def encode(self, text: str) -> list[int]:
         if self.vocab:

@@ -208,6 +208,7 @@ class LoadedModel:
     load_s: float
     vocab: "object | None" = None  # chemnamer.model.vocab.VocabMap when the vocabulary is trimmed
     template: str | None = None
+    input_forms: str = "kekule"  # chemnamer.json's: the SMILES forms it was trained on (chem.model_smiles)
 
 
 def _load_dir(directory: Path, device: str, dtype):
@@ -325,7 +326,8 @@ def load(model_id: str | None = None, device: str | None = None, dtype: str = "a
         from chemnamer.model.vocab import VocabMap
 
         vocab = VocabMap.load(model_dir)
-    return LoadedModel(spec, model, tokenizer, dev, time.perf_counter() - t0, vocab, meta.get("template"))
+    return LoadedModel(spec, model, tokenizer, dev, time.perf_counter() - t0, vocab, meta.get("template"),
+                       meta.get("input_forms", "kekule"))
 
 
 def _load_hub(spec: ModelSpec, device: str, dtype, t0: float) -> LoadedModel:
