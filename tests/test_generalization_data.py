@@ -113,3 +113,13 @@ def test_druglike_set_is_fixed_and_binned():
         assert p.extra["bin"] == size_bin(Chem.MolFromSmiles(p.source).GetNumHeavyAtoms())
     assert {label for label, _, _ in SIZE_BINS} >= {p.extra["bin"] for p in a}
     assert [size_bin(n) for n in (15, 16, 25, 26, 40, 41)] == ["<=15", "16-25", "16-25", "26-40", "26-40", ">40"]
+
+
+def test_common_set_names_everyday_molecules_as_pubchem_does(opsin):
+    from chemnamer.data.evalsets import COMMON_SMILES, common
+
+    pairs = common()
+    assert len(pairs) == len(COMMON_SMILES)  # every everyday molecule is in PubChem's table
+    assert {p.target for p in pairs} >= {"ethanol", "benzene", "propan-2-one", "cyclohexanol"}
+    for p in pairs:  # each reference name is the molecule's own (OPSIN reads it back to it)
+        assert opsin.check(p.target, p.source).verified, (p.source, p.target)

@@ -34,7 +34,8 @@ def add(sub) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--sets", help="generalization report instead: comma-separated of test, aromatic, randomized "
                                   "(the recipe's split rewritten), oldstyle (converted old-style names of "
-                                  "--oldstyle-recipe's test split), druglike (MOSES test molecules by size bin); "
+                                  "--oldstyle-recipe's test split), druglike (MOSES test molecules by size bin), "
+                                  "common (everyday molecules with PubChem's names); "
                                   "scored as --mode model does: beams, first OPSIN-verified candidate")
     p.add_argument("--druglike-n", type=int, default=1000, help="--sets druglike: molecules (default 1000)")
     p.add_argument("--oldstyle-recipe", default="training/recipes/guided.toml",
@@ -110,6 +111,8 @@ def generalization_sets(args) -> dict:
             out[name] = evalsets.oldstyle(test)
         elif name == "druglike":
             out[name] = evalsets.druglike(args.druglike_n, seed=0)
+        elif name == "common":
+            out[name] = evalsets.common()
         if args.limit:
             out[name] = out[name][: args.limit]
     return out
