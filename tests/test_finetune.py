@@ -437,6 +437,18 @@ def test_eval_and_runs_commands(home, tmp_path, capsys):
         assert r["n"] == 3 and {"structure_correct", "structure_correct_se"} <= r.keys(), name
         assert ("exact_match_ci" in r) == (name != "druglike")  # MOSES molecules have no reference name
     assert sum(b["n"] for b in report["sets"]["druglike"]["by_bin"].values()) == 3
+    assert report["saved_to_run"] == res.run_id  # kept with the run that trained the model
+    assert main(["runs", "--show", str(res.run_id), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["generalization"]["druglike"]["n"] == 3 and shown["generalization"]["aromatic"]["beams"] == 2
+    assert all(m["split"] in ("valid", "test") for m in shown["epoch_metrics"])
+    assert main(["runs", "--show", str(res.run_id)]) == 0
+    text = capsys.readouterr().out
+    assert "generalization (chemnamer eval --sets, 2 beams" in text and "atoms 16-25" in text
+    from chemnamer.gui.runs_tasks import run_curves, runs_overview
+
+    assert [r["generalization"] for r in runs_overview() if r["id"] == res.run_id] == [shown["generalization"]]
+    assert all(split in ("valid", "test") for *_, split, _d, _m in run_curves(None, [res.run_id])[res.run_id]["metrics"])
     assert main(["eval", "--model", res.model_id, "--sets", "aromatic"]) == 2  # no molecules to rewrite
 
 

@@ -293,6 +293,22 @@ def test_the_gui_lists_come_from_store_functions():
     assert last_steps() == {a: (20, 3.0)} and b not in last_steps()
 
 
+def test_generalization_reports_are_kept_per_run_latest_wins():
+    a = store.create_run("a", {}, None, "smollm2-135m", "full", {}, None)
+    b = store.create_run("b", {}, None, "smollm2-135m", "full", {}, None)
+    store.log_epoch_metrics(a, 1.0, 10, "valid", "greedy", {"exact_match": 0.1})  # a training eval: not a report
+    old = {"n": 3, "structure_correct": 0.0, "structure_correct_se": 0.0}
+    new = {"n": 4, "structure_correct": 0.5, "structure_correct_se": 0.25}
+    store.log_generalization(a, {"beams": 4, "sets": {"druglike": old, "aromatic": old}})
+    store.log_generalization(a, {"beams": 8, "sets": {"druglike": new}})
+    got = store.generalization()
+    assert list(got) == [a] and got[a]["druglike"]["n"] == 4 and got[a]["druglike"]["beams"] == 8
+    assert got[a]["aromatic"]["beams"] == 4  # a set scored once keeps its report
+    assert store.generalization([b]) == {}
+    with pytest.raises(ValueError):
+        store.log_generalization(b, {"beams": 1, "sets": {"nonsense": new}})
+
+
 def test_registry_upsert_list_and_unregister():
     from chemnamer.model.loading import list_models, registered_spec
 

@@ -121,7 +121,7 @@ def generalization_sets(args) -> dict:
 def cmd_sets(args) -> int:
     from chemnamer.model import loading
     from chemnamer.recipe import ConfigError
-    from chemnamer.finetune.generalization import ensure_drafts, score_set
+    from chemnamer.finetune.generalization import ensure_drafts, report_lines, score_set
     from chemnamer.model.generate import Generator
 
     try:
@@ -137,22 +137,34 @@ def cmd_sets(args) -> int:
             pairs = ensure_drafts(pairs)
         report["sets"][name] = score_set(gen, pairs, beams=args.beams, batch_size=args.batch_size)
         if not args.json:
-            _print_set(name, report["sets"][name])
+            print("\n".join(report_lines({name: report["sets"][name]})), flush=True)
+    run_id = _run_of(loaded.spec)
+    if run_id is not None:  # the runs dashboard shows it with the run that trained the model
+        from chemnamer import store
+
+        store.log_generalization(run_id, report)
+        report["saved_to_run"] = run_id
+        if not args.json:
+            print(f"saved with run {run_id} (chemnamer runs --show {run_id}, the Runs view)")
     if args.json:
         print(json.dumps(report))
     return 0
 
 
-def _print_set(name: str, r: dict, indent: str = "") -> None:
-    line = (f"{indent}{name:12s} n={r['n']:5d}  structure-correct {100 * r['structure_correct']:5.1f} % "
-            f"± {100 * r['structure_correct_se']:.1f}")
-    if "exact_match_ci" in r:
-        line += f"  exact match {100 * r['exact_match_ci']:5.1f} % ± {100 * r['exact_match_ci_se']:.1f}"
-    if "without_draft" in r:
-        line += f"  (no verified draft: {r['without_draft']})"
-    print(line, flush=True)
-    for b, sub in r.get("by_bin", {}).items():
-        _print_set(f"atoms {b}", sub, indent + "  ")
+def _run_of(spec) -> int | None:
+    """The training run that made this model: a registered model's, also when given by its folder."""
+    from chemnamer import store
+
+    here = Path(spec.path).resolve() if spec.path and spec.kind in ("finetuned", "local") else None
+    try:
+        rows = store.registered_rows()
+    except store.StoreError:  # an unusable database loses the dashboard entry, not the report
+        return None
+    for row in rows:
+        if row["run_id"] is not None and (row["id"] == spec.id or (
+                here is not None and row["path"] and Path(row["path"]).resolve() == here)):
+            return row["run_id"]
+    return None
 
 
 def cmd_eval(args) -> int:

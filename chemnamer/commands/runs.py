@@ -65,13 +65,15 @@ def _last_step(run_id: int) -> int | None:
 
 def _show(runs, run_id: int, as_json: bool) -> int:
     run = runs.get_run(run_id)
-    metrics = runs.run_metrics(run_id)
+    metrics = [m for m in runs.run_metrics(run_id) if m["split"] in ("valid", "test")]
+    generalization = runs.generalization([run_id]).get(run_id, {})
     checkpoints = runs.run_checkpoints(run_id)
     info = (run["config"] or {}).get("_info") or {}
     summary = _summary(run, _last_step(run_id))
     if as_json:
         print(json.dumps({**summary, "config": run["config"], "hardware": run["hardware"],
-                          "data_hash": run["data_hash"], "epoch_metrics": metrics, "checkpoints": checkpoints},
+                          "data_hash": run["data_hash"], "epoch_metrics": metrics, "generalization": generalization,
+                          "checkpoints": checkpoints},
                          default=_jsonable))
         return 0
     layers = summary["num_layers"] or "all"
@@ -97,6 +99,13 @@ def _show(runs, run_id: int, as_json: bool) -> int:
                        (m["metrics"] or {}).get("decoding", m["decoding"]),
                        *[_fmt((m["metrics"] or {}).get(k)) for _, k in METRIC_COLUMNS],
                        str((m["metrics"] or {}).get("n", ""))] for m in metrics])
+    if generalization:
+        from chemnamer.finetune.generalization import report_lines
+
+        beams = {m.get("beams") for m in generalization.values()}
+        print(f"\ngeneralization (chemnamer eval --sets, {'/'.join(map(str, sorted(beams, key=str)))} beams, "
+              f"first verified candidate):")
+        print("\n".join(report_lines(generalization, "  ")))
     if checkpoints:
         print("\ncheckpoints:")
         _print_table(["step", "epoch", "kind", "path"],

@@ -107,3 +107,22 @@ def _summary(rows: list[dict]) -> dict:
         out["by_bin"] = {b: _summary([{**r, "bin": None} for r in rows if r["bin"] == b])
                          for b in sorted(bins, key=order.index)}
     return out
+
+
+def summary_text(r: dict) -> str:
+    """One set's summary in words: "n=1000  structure-correct 34.0 % ± 1.5  exact match 20.1 % ± 1.3"."""
+    text = f"n={r['n']:5d}  structure-correct {100 * r['structure_correct']:5.1f} % ± {100 * r['structure_correct_se']:.1f}"
+    if "exact_match_ci" in r:
+        text += f"  exact match {100 * r['exact_match_ci']:5.1f} % ± {100 * r['exact_match_ci_se']:.1f}"
+    if "without_draft" in r:
+        text += f"  (no verified draft: {r['without_draft']})"
+    return text
+
+
+def report_lines(sets: dict, indent: str = "") -> list[str]:
+    """A report's sets as lines, the drug-like set's size bins indented under it."""
+    lines = []
+    for name, r in sets.items():
+        lines.append(f"{indent}{name:12s} {summary_text(r)}")
+        lines += report_lines({f"atoms {b}": sub for b, sub in r.get("by_bin", {}).items()}, indent + "  ")
+    return lines

@@ -1,5 +1,5 @@
-"""The Runs view's task functions (plain Python, no Qt): the runs with their last step, loss and
-metric curves, the request that resumes a run."""
+"""The Runs view's task functions (plain Python, no Qt): the runs with their last step and
+generalization report, loss and metric curves, the request that resumes a run."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,8 +15,10 @@ def runs_overview(state=None) -> list[dict]:
         r["last_step"] = None
         out.append(r)
     last = runs.last_steps() if out else {}
+    reports = runs.generalization() if out else {}
     for r in out:
         r["last_step"], r["elapsed_s"] = last.get(r["id"], (None, None))
+        r["generalization"] = reports.get(r["id"], {})  # `chemnamer eval --sets` on the run's model
     return out
 
 
@@ -29,7 +31,8 @@ def run_curves(state, run_ids: list[int]) -> dict:
         steps = runs.run_steps(rid)
         out[rid] = {"steps": [(s["step"], s["loss"], s["epoch"]) for s in steps if s["loss"] is not None],
                     "metrics": [(m["epoch"], m["step"], m["split"], m["decoding"], m["metrics"] or {})
-                                for m in runs.run_metrics(rid)]}
+                                for m in runs.run_metrics(rid)
+                                if (m["metrics"] or {}).get("report") != "generalization"]}  # shown as details
     return out
 
 

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeade
                                QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
+from chemnamer.finetune.generalization import summary_text
 from chemnamer.gui import runs_tasks, tasks
 from chemnamer.gui.concurrent import Task, TaskSlot
 from chemnamer.gui.plots import log_plot
@@ -283,6 +284,15 @@ class RunsView(QWidget):
         fm = run.get("final_metrics") or {}
         if fm:
             node = add(self.details, "final metrics", {k: v for k, v in fm.items() if k != "decoding"})
+            node.setExpanded(True)
+        report = run.get("generalization") or {}
+        if report:  # `chemnamer eval --sets` on this run's model: one line per set, size bins below
+            beams = "/".join(sorted({str(r.get("beams")) for r in report.values()}))
+            node = QTreeWidgetItem(self.details, [f"generalization ({beams} beams)", ""])
+            for name, r in report.items():
+                item = QTreeWidgetItem(node, [name, summary_text(r)])
+                for b, sub in (r.get("by_bin") or {}).items():
+                    QTreeWidgetItem(item, [f"atoms {b}", summary_text(sub)])
             node.setExpanded(True)
         cfg = {k: v for k, v in (run.get("config") or {}).items() if not k.startswith("_")}
         if (cfg.get("model") or {}).get("method") == "full":  # LoRA settings do not apply

@@ -18,10 +18,12 @@ from chemnamer.store.runs import (
     create_run,
     delete_run,
     finish_run,
+    generalization,
     get_run,
     latest_checkpoint,
     list_runs,
     log_epoch_metrics,
+    log_generalization,
     log_steps,
     mark_interrupted,
     run_checkpoints,
@@ -32,8 +34,8 @@ from chemnamer.store.runs import (
 
 __all__ = [
     "add_checkpoint", "count_history", "create_run", "delete_namings", "delete_run", "dispose_all", "engine",
-    "finish_run", "get_naming", "get_registered", "get_run", "init_db", "integrity_check", "latest_checkpoint",
-    "list_runs", "log_epoch_metrics", "log_steps", "mark_interrupted", "query_history", "register_model",
+    "finish_run", "generalization", "get_naming", "get_registered", "get_run", "init_db", "integrity_check", "latest_checkpoint",
+    "list_runs", "log_epoch_metrics", "log_generalization", "log_steps", "mark_interrupted", "query_history", "register_model",
     "registered_rows", "run_checkpoints", "run_metrics", "run_steps", "save_naming", "save_namings",
     "session", "set_status", "StoreError", "unregister_model",
 ]

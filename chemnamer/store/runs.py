@@ -14,7 +14,10 @@ from chemnamer.store.schema import Checkpoint, EpochMetric, Run, StepLog, utcnow
 
 STATUSES = ("running", "completed", "cancelled", "failed", "interrupted")
 FINAL_STATUSES = ("completed", "cancelled", "failed", "interrupted")
-SPLITS = ("valid", "test")
+# valid/test: the recipe's own splits; the rest: the generalization sets of `chemnamer eval --sets`
+# (chemnamer.data.evalsets), saved against the run whose model was scored.
+GENERALIZATION_SETS = ("aromatic", "randomized", "oldstyle", "druglike", "common")
+SPLITS = ("valid", "test", *GENERALIZATION_SETS)
 DECODINGS = ("greedy", "beam")
 CHECKPOINT_KINDS = ("step", "epoch", "final", "cancel")
 _STEP_COLUMNS = StepLog.column_names() - {"id", "run_id"}
@@ -89,6 +92,30 @@ def log_epoch_metrics(
         s.add(row)
         s.flush()
         return row.id
+
+
+def log_generalization(run_id: int, report: Mapping[str, Any]) -> None:
+    """A `chemnamer eval --sets` report ({"beams": b, "sets": {name: summary}}) on the run's model:
+    one beam-decoding metrics row per set, step and epoch empty (it is the finished model's)."""
+    beams = report.get("beams")
+    with session() as s:
+        for name, summary in report["sets"].items():
+            s.add(EpochMetric(run_id=run_id, epoch=None, step=None, split=_check(name, SPLITS, "split"),
+                              decoding="beam", metrics={**summary, "beams": beams, "report": "generalization"}))
+
+
+def generalization(run_ids: Iterable[int] | None = None) -> dict[int, dict[str, dict[str, Any]]]:
+    """run id -> set -> the latest `log_generalization` summary of each set."""
+    stmt = select(EpochMetric).where(EpochMetric.step.is_(None), EpochMetric.decoding == "beam") \
+        .order_by(EpochMetric.id)
+    if run_ids is not None:
+        stmt = stmt.where(EpochMetric.run_id.in_(list(run_ids)))
+    out: dict[int, dict[str, dict[str, Any]]] = {}
+    with session(readonly=True) as s:
+        for row in s.scalars(stmt):
+            if (row.metrics or {}).get("report") == "generalization":
+                out.setdefault(row.run_id, {})[row.split] = row.metrics
+    return out
 
 
 def add_checkpoint(run_id: int, step: int | None, epoch: float | None, path: str | os.PathLike[str], kind: str) -> int:

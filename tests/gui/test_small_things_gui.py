@@ -72,3 +72,22 @@ def test_wizard_says_how_big_each_table_is(qtbot):
             rows = sum(1 for _ in fh)
         assert f"({rows:,} compounds)" in combo.itemText(combo.findData(key))
     assert "71,347" in combo.itemText(combo.findData("large"))  # the count of the shipped table
+
+
+def test_runs_view_shows_a_runs_generalization_report(qtbot):
+    from chemnamer.gui.runs_view import RunsView
+
+    view = RunsView()
+    qtbot.addWidget(view)
+    summary = {"n": 1000, "structure_correct": 0.34, "structure_correct_se": 0.015, "beams": 8,
+               "by_bin": {"16-25": {"n": 600, "structure_correct": 0.4, "structure_correct_se": 0.02}}}
+    view._show_details({"id": 1, "status": "completed", "generalization": {
+        "druglike": summary, "aromatic": {**summary, "exact_match_ci": 0.2, "exact_match_ci_se": 0.013}}})
+    tree = view.details
+    node = next(tree.topLevelItem(i) for i in range(tree.topLevelItemCount())
+                if tree.topLevelItem(i).text(0).startswith("generalization"))
+    assert node.text(0) == "generalization (8 beams)" and node.isExpanded()
+    rows = {node.child(i).text(0): node.child(i).text(1) for i in range(node.childCount())}
+    assert "structure-correct  34.0 % ± 1.5" in rows["druglike"]
+    assert "exact match  20.0 % ± 1.3" in rows["aromatic"]
+    assert node.child(0).child(0).text(0) == "atoms 16-25"
