@@ -61,29 +61,76 @@ def test_loss_decreases(home, tmp_path):
     assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3 - 0.5, losses
 
 
-def test_resume_matches_uninterrupted_run(home, tmp_path):
-    args = ("train.max_steps=10", "train.checkpoint_every=5", "train.keep_checkpoints=5", "train.log_every=1")
+@pytest.mark.parametrize("augment, saved, crash, end", [("none", 5, 7, 10), ("random", 18, 20, 22)])
+def test_resume_matches_uninterrupted_run(home, tmp_path, augment, saved, crash, end):
+    """Augmented: the crash and the resume are in the second epoch (16 steps each), whose SMILES forms
+    are drawn anew; the resumed run must draw the same ones."""
+    args = (f"train.max_steps={end}", f"train.checkpoint_every={saved}", "train.keep_checkpoints=5",
+            "train.log_every=1", f"data.augment={augment}")
     ref = Recorder()
     train(smoke(*args), [ref], output_dir=tmp_path / "a", log_to_db=False)
 
-    class Crash(Callback):  # the in-process equivalent of kill -9 after the step-5 checkpoint
+    class Crash(Callback):  # the in-process equivalent of kill -9 after the checkpoint
         def on_step(self, state):
-            if state.step == 7:
+            if state.step == crash:
                 raise KeyboardInterrupt("killed")
 
     with pytest.raises(KeyboardInterrupt):
         train(smoke(*args), [Crash()], output_dir=tmp_path / "b", log_to_db=False)
-    assert json.loads((tmp_path / "b" / "checkpoint-5" / STATE_FILE).read_text())["global_step"] == 5
+    assert json.loads((tmp_path / "b" / f"checkpoint-{saved}" / STATE_FILE).read_text())["global_step"] == saved
     rec = Recorder()
     res = train(smoke(*args), [rec], output_dir=tmp_path / "b", resume=True, log_to_db=False)
-    assert res.status == "completed" and res.state.step == 10
+    assert res.status == "completed" and res.state.step == end
     # Same data order (seed + epoch), batches already done are skipped: identical trajectory.
-    assert [s for s, _ in rec.steps] == [s for s, _ in ref.steps[5:]] == list(range(6, 11))
-    assert [loss for _, loss in rec.steps] == pytest.approx([loss for _, loss in ref.steps[5:]], rel=1e-5)
-    a, b = weights(tmp_path / "a" / "checkpoint-10"), weights(tmp_path / "b" / "checkpoint-10")
+    assert [s for s, _ in rec.steps] == [s for s, _ in ref.steps[saved:]] == list(range(saved + 1, end + 1))
+    assert [loss for _, loss in rec.steps] == pytest.approx([loss for _, loss in ref.steps[saved:]], rel=1e-5)
+    a, b = weights(tmp_path / "a" / f"checkpoint-{end}"), weights(tmp_path / "b" / f"checkpoint-{end}")
     assert a.keys() == b.keys()
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6)
+
+
+def test_each_epoch_shows_every_molecule_under_a_new_smiles_form(home):
+    """Augmented training draws the forms again each epoch (EpochBatches tags each index with its epoch,
+    EpochRows re-makes that epoch's rows): the same molecule and name, another valid SMILES."""
+    from rdkit import Chem
+
+    from chemnamer.data.build import build_splits
+    from chemnamer.data.formatting import Template
+    from chemnamer.finetune.trainer import EpochBatches, EpochRows, augmented_rows, tokenize_examples
+    from chemnamer.data.formatting import format_pairs
+    from chemnamer.model.loading import base_tokenizer
+
+    cfg = smoke("data.augment=random")
+    pairs = build_splits(cfg.data)[0]
+    template = Template(cfg.format.instruction, cfg.format.response_marker)
+    tok = base_tokenizer()
+    encode = lambda text: tok.encode(text, add_special_tokens=False)  # noqa: E731
+    encoded, kept = tokenize_examples(format_pairs(pairs, template), encode, tok.eos_token_id, 256)
+    base = [{"input_ids": ids, "labels": labels} for ids, labels in encoded]
+    rows = EpochRows(base, augmented_rows(pairs, kept, base, template, cfg, encode, tok.eos_token_id))
+    batches = EpochBatches([len(r["input_ids"]) for r in base], 16, seed=0)
+    by_epoch = []
+    for epoch in range(3):
+        batches.set_epoch(epoch)
+        seen = {i % len(base): rows[i] for b in batches for i in b}
+        assert sorted(seen) == list(range(len(base)))  # every row once an epoch
+        by_epoch.append([seen[i] for i in range(len(base))])
+
+    def smiles_and_name(row):
+        text = tok.decode(row["input_ids"][:-1])
+        prompt, name = text.split(cfg.format.response_marker)
+        return prompt.removeprefix("SMILES: "), name
+
+    changed = 0
+    for first, second, third in zip(*by_epoch):
+        (s0, n0), (s1, n1), (s2, n2) = map(smiles_and_name, (first, second, third))
+        assert n0 == n1 == n2
+        keys = {Chem.MolToInchiKey(Chem.MolFromSmiles(s)) for s in (s0, s1, s2)}
+        assert len(keys) == 1, (s0, s1, s2)
+        changed += len({s0, s1, s2}) > 1
+    assert changed >= 0.7 * len(base), changed  # 5 forms: most molecules get another one
+    assert rows[len(base) + 3] == by_epoch[1][3]  # re-made once per epoch, then kept
 
 
 def test_cancel_leaves_checkpoint_and_status(home, tmp_path):

@@ -3,7 +3,9 @@
 Measured on the shipped default (issue 14): PubChem's Kekulé SMILES 30.8 % structure-correct, the same
 molecules as RDKit aromatic SMILES 14.2 %; a model that only ever saw one form reads the others worse.
 Training pairs therefore show each molecule in a form drawn from: the source as given, RDKit's
-canonical aromatic and Kekulé forms, and randomized atom orders of both (seeded, reproducible).
+canonical aromatic and Kekulé forms, and randomized atom orders of both (seeded, reproducible). The data
+build draws the first epoch's forms (`augment_pairs`); training draws each later epoch's anew
+(`epoch_forms`), so a molecule is seen under a different SMILES each epoch.
 """
 from __future__ import annotations
 
@@ -57,3 +59,13 @@ def augment_pairs(pairs: Iterable[Pair], seed: int = 0) -> list[Pair]:
         written = smiles_form(mol, form, rng) if mol is not None else None
         out.append(replace(p, source=written, extra={**p.extra, "smiles": p.source}) if written else p)
     return out
+
+
+def epoch_forms(pairs: list[Pair], seed: int, epoch: int) -> list[Pair]:
+    """The augmented training pairs as epoch `epoch` shows them: epoch 0 is the data build's draw,
+    each later epoch draws every molecule's form again from its original SMILES, seeded by (seed,
+    epoch) alone, so a resumed run sees the same forms as an uninterrupted one."""
+    if epoch == 0:
+        return list(pairs)
+    originals = [replace(p, source=p.extra["smiles"]) if "smiles" in p.extra else p for p in pairs]
+    return augment_pairs(originals, seed * 1_000_003 + epoch)

@@ -85,17 +85,63 @@ def hardware_info(device: str) -> dict:
 
 
 # --- data -------------------------------------------------------------------------------------
+def tokenize_example(ex, encode, eos_id: int) -> tuple[list[int], list[int]]:
+    """(input_ids, labels) of one example; the prompt is masked out of the loss."""
+    p = encode(ex.prompt)
+    r = encode(ex.response) + [eos_id]
+    return p + r, [IGNORE] * len(p) + r
+
+
 def tokenize_examples(examples, encode, eos_id: int, max_length: int):
-    """(input_ids, labels) per example; the prompt is masked out of the loss. Over-long ones are dropped."""
-    out, dropped = [], 0
-    for ex in examples:
-        p = encode(ex.prompt)
-        r = encode(ex.response) + [eos_id]
-        if len(p) + len(r) > max_length:
-            dropped += 1
-            continue
-        out.append((p + r, [IGNORE] * len(p) + r))
-    return out, dropped
+    """(input_ids, labels) per example that fits `max_length`, and the indices of those kept."""
+    out, kept = [], []
+    for i, ex in enumerate(examples):
+        ids, labels = tokenize_example(ex, encode, eos_id)
+        if len(ids) <= max_length:
+            out.append((ids, labels))
+            kept.append(i)
+    return out, kept
+
+
+class EpochRows(torch.utils.data.Dataset):
+    """The training rows, re-made for each epoch when `remake` is given (SMILES augmentation draws every
+    molecule's form anew: chemnamer.data.augment.epoch_forms).
+
+    EpochBatches hands out index + epoch x len, so which epoch a row belongs to travels with the index:
+    it holds whatever order Trainer, accelerate's prefetching or a resume fetch rows in."""
+
+    def __init__(self, rows: list[dict], remake=None):
+        self.base, self.remake = rows, remake
+        self._epoch, self._rows = 0, rows
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, index: int) -> dict:
+        epoch, i = divmod(index, len(self.base))
+        if self.remake is None or epoch == 0:
+            return self.base[i]
+        if epoch != self._epoch:
+            self._epoch, self._rows = epoch, self.remake(epoch)
+        return self._rows[i]
+
+
+def augmented_rows(pairs, kept: list[int], base: list[dict], template: Template, cfg: RunConfig, encode,
+                   eos_id: int):
+    """EpochRows' `remake` for an augmented recipe: epoch e's rows, each molecule under epoch e's SMILES
+    form; a form too long for max_length keeps the first epoch's row (the same molecule and name)."""
+    from chemnamer.data.augment import epoch_forms
+
+    def remake(epoch: int) -> list[dict]:
+        examples = format_pairs(epoch_forms(pairs, cfg.data.seed, epoch), template, cfg.format.inversion,
+                                seed=cfg.data.seed)
+        rows = []
+        for k, row in zip(kept, base):
+            ids, labels = tokenize_example(examples[k], encode, eos_id)
+            rows.append(row if len(ids) > cfg.train.max_length else {"input_ids": ids, "labels": labels})
+        return rows
+
+    return remake
 
 
 def epoch_batches(lengths: list[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
@@ -140,7 +186,9 @@ class EpochBatches(torch.utils.data.Sampler):
         return self.count
 
     def __iter__(self):
-        return iter(epoch_batches(self.lengths, self.size, self.seed, self.epoch)[: self.count])
+        offset = self.epoch * len(self.lengths)  # EpochRows reads the epoch back from the index
+        return iter([[i + offset for i in b]
+                     for b in epoch_batches(self.lengths, self.size, self.seed, self.epoch)[: self.count]])
 
 
 def lr_lambda(cfg, total_steps: int):
@@ -512,7 +560,8 @@ def train(cfg: RunConfig, callbacks: list[Callback] = (), cancel: CancelToken | 
         model, tokenizer, vocab, base_id = prepare(cfg.model, texts, tcfg.seed, vocab)
     device = "cpu" if cpu_only else str(ranks.device)
     gen = Generator(model, tokenizer, vocab, template, device)
-    encoded, dropped = tokenize_examples(examples, gen.encode, gen.eos_id, tcfg.max_length)
+    encoded, kept = tokenize_examples(examples, gen.encode, gen.eos_id, tcfg.max_length)
+    dropped = len(examples) - len(encoded)
     batches = EpochBatches([len(x) for x, _ in encoded], tcfg.batch_size, tcfg.seed, world)
     steps_per_epoch = max(1, math.ceil(len(batches) // world / tcfg.grad_accum))
     total_steps = tcfg.max_steps or math.ceil(steps_per_epoch * tcfg.epochs)
@@ -565,6 +614,8 @@ def train(cfg: RunConfig, callbacks: list[Callback] = (), cancel: CancelToken | 
         remove_unused_columns=False, ddp_find_unused_parameters=False,
         logging_nan_inf_filter=False)  # a diverged run must log nan, not a reassuring 0.0
     rows = [{"input_ids": ids, "labels": labels} for ids, labels in encoded]
+    remake = augmented_rows(train_pairs, kept, rows, template, cfg, gen.encode, gen.eos_id) \
+        if cfg.data.augment == "random" else None
 
     def model_files(folder: Path) -> None:
         # Not Trainer's processing_class: Trainer would write the full vocabulary's special-token ids
@@ -577,7 +628,7 @@ def train(cfg: RunConfig, callbacks: list[Callback] = (), cancel: CancelToken | 
         return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
     trainer = _trainer_class()(
-        model=model, args=args, train_dataset=rows, data_collator=pad,
+        model=model, args=args, train_dataset=EpochRows(rows, remake), data_collator=pad,
         callbacks=[Observers(control, cb), control], batches=batches, run=control, evaluate_fn=evaluate,
         model_files=model_files, schedule=lambda total: lr_lambda(tcfg, total))
     for printer in (PrinterCallback, ProgressCallback):  # stdout is the CLI's result line; our observers report
