@@ -497,6 +497,11 @@ def test_eval_and_runs_commands(home, tmp_path, capsys):
     assert [r["generalization"] for r in runs_overview() if r["id"] == res.run_id] == [shown["generalization"]]
     assert all(split in ("valid", "test") for *_, split, _d, _m in run_curves(None, [res.run_id])[res.run_id]["metrics"])
     assert main(["eval", "--model", res.model_id, "--sets", "aromatic"]) == 2  # no molecules to rewrite
+    capsys.readouterr()
+    assert main(["eval", "--model", res.model_id, "--recipe", str(SMOKE), "--split", "valid", "--sets", "test",
+                 "--limit", "1", "--json"]) == 0
+    assert "saved_to_run" not in json.loads(capsys.readouterr().out)  # validation chooses; it is not a result
+    assert [r["generalization"] for r in runs_overview() if r["id"] == res.run_id] == [shown["generalization"]]
 
 
 def test_schedule_epoch_checkpoints_and_saved_config(home, tmp_path):

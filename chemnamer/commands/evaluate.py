@@ -138,8 +138,10 @@ def cmd_sets(args) -> int:
         report["sets"][name] = score_set(gen, pairs, beams=args.beams, batch_size=args.batch_size)
         if not args.json:
             print("\n".join(report_lines({name: report["sets"][name]})), flush=True)
-    run_id = _run_of(loaded.spec)
-    if run_id is not None:  # the runs dashboard shows it with the run that trained the model
+    # The runs dashboard keeps reports on the test sets; one on a recipe's validation split chooses
+    # checkpoints and beams and is not the model's result.
+    run_id = _run_of(loaded.spec) if not (args.recipe and args.split != "test") else None
+    if run_id is not None:
         from chemnamer import store
 
         store.log_generalization(run_id, report)
