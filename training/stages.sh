@@ -26,6 +26,10 @@ stage() {  # stage NAME RECIPE [--set ...]: train into RUNS/NAME unless its mode
   "$CHEMNAMER" train --recipe "$recipe" --output "$out" "${resume[@]}" "$@"
 }
 
+have() {  # have NAME: the stage's model is here already (in RUNS, or committed under training/stages/NAME)
+  [ -f "$RUNS/$1/model/config.json" ] || [ -f "training/stages/$1/config.json" ]
+}
+
 commit_stage() {  # commit_stage NAME: RUNS/NAME/model (bf16) into training/stages/NAME, for the next machine
   local name="$1"
   mkdir -p "training/stages/$name"
