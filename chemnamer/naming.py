@@ -421,10 +421,10 @@ class Namer:
 
     # --- the session's results, by molecule ----------------------------------------------------------
     def _result_key(self, r: NamingResult, mode: str, beams: int) -> tuple:
-        # What the model receives: the input as typed in mode guided, model_input otherwise. Two
+        # What the model receives: the input as typed in mode guided (a guided model reads any form). Two
         # typings of one molecule can get different candidates, so they are different results.
         forms = self._generator.input_forms if self._generator is not None else "kekule"
-        seen = (r.input.strip() if r.source == "smiles" else r.smiles) if mode == "guided" else model_input(r, forms)
+        seen = model_input(r, "any" if mode == "guided" else forms)
         return (seen, r.smiles, mode, beams, self.verify, self.references, self.rule_based, self.copy_bonus)
 
     def _cached(self, r: NamingResult, mode: str, beams: int) -> NamingResult | None:
