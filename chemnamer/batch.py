@@ -38,17 +38,18 @@ def chunks(records: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
-def name_chunk(namer, chunk: list, beams: int | None = None, mode: str | None = None) -> list[BatchRow]:
+def name_chunk(namer, chunk: list, beams: int | None = None, mode: str | None = None,
+               forms: int | None = None) -> list[BatchRow]:
     """One BatchRow per record, in order; records with an error are passed through unnamed."""
     todo = [rec for rec in chunk if rec.error is None]
     results: dict = {}
     if todo:
         try:
-            results = dict(zip((r.row for r in todo), namer.name_many([r.text for r in todo], beams, mode)))
+            results = dict(zip((r.row for r in todo), namer.name_many([r.text for r in todo], beams, mode, forms=forms)))
         except Exception:  # noqa: BLE001 - one molecule must not sink the chunk: retry one by one
             for rec in todo:
                 try:
-                    results[rec.row] = namer.name(rec.text, beams, mode)
+                    results[rec.row] = namer.name(rec.text, beams, mode, forms=forms)
                 except Exception as exc:  # noqa: BLE001
                     results[rec.row] = f"internal error: {type(exc).__name__}: {exc}"
     rows = []
@@ -62,10 +63,11 @@ def name_chunk(namer, chunk: list, beams: int | None = None, mode: str | None = 
 
 
 def name_records(namer, records: Iterable, chunk_size: int = 8, beams: int | None = None,
-                 mode: str | None = None, check: Callable[[], None] | None = None) -> Iterator[list[BatchRow]]:
+                 mode: str | None = None, check: Callable[[], None] | None = None,
+                 forms: int | None = None) -> Iterator[list[BatchRow]]:
     """The named rows, a chunk at a time (`Namer.name_many` per chunk). `check` runs before each chunk
-    (a task's cancel check); beams and mode default to the Namer's."""
+    (a task's cancel check); beams, mode and forms default to the Namer's."""
     for chunk in chunks(records, chunk_size):
         if check is not None:
             check()
-        yield name_chunk(namer, chunk, beams, mode)
+        yield name_chunk(namer, chunk, beams, mode, forms)

@@ -144,10 +144,12 @@ def _forget(namer) -> None:
 
 
 def _measure(namer, smiles: list[str], beams: int, batch_beams: int, batch_size: int, extra: set) -> dict:
+    from chemnamer.naming import BATCH_FORMS
+
     clocks = {k: _Clock() for k in PHASES}
     _forget(namer)
     for s in smiles:
-        clocks["greedy"].run(lambda x: [namer.name(x, beams=1)], s)
+        clocks["greedy"].run(lambda x: [namer.name(x, beams=1, forms=1)], s)  # one form, one beam
     _forget(namer)
     for s in smiles:
         clocks["beam"].run(lambda x: [namer.name(x, beams=beams)], s)  # OPSIN checks every candidate
@@ -164,7 +166,8 @@ def _measure(namer, smiles: list[str], beams: int, batch_beams: int, batch_size:
                 clocks["guided"].run(lambda x: [namer.name(x, mode="guided")], s)
         _forget(namer)
         for i in range(0, len(smiles), batch_size):
-            clocks["batch"].run(lambda xs: namer.name_many(xs, beams=batch_beams), smiles[i:i + batch_size])
+            clocks["batch"].run(lambda xs: namer.name_many(xs, beams=batch_beams, forms=BATCH_FORMS),
+                                 smiles[i:i + batch_size])
         if "guided" in extra:
             _forget(namer)
             for i in range(0, len(smiles), batch_size):
@@ -217,7 +220,7 @@ def run(model_id: str | None = None, n: int = 100, beams: int | None = None, bat
     (threads spinning against the background work)."""
     import torch
 
-    from chemnamer.naming import BATCH_BEAMS, NAME_BEAMS, Namer
+    from chemnamer.naming import BATCH_BEAMS, BATCH_FORMS, NAME_BEAMS, NAME_FORMS, Namer
 
     if molecule_set not in SETS:
         raise ValueError(f"molecule set must be one of {SETS}")
@@ -232,7 +235,8 @@ def run(model_id: str | None = None, n: int = 100, beams: int | None = None, bat
         raise RuntimeError("no molecules to measure")
     load_start = os.getloadavg()
     result = {"model": model_id or "default", "set": molecule_set, "n": len(every), "beams": beams,
-              "batch_beams": batch_beams, "batch_size": batch_size, "cpus": os.cpu_count(),
+              "forms": NAME_FORMS, "batch_beams": batch_beams, "batch_forms": BATCH_FORMS,
+              "batch_size": batch_size, "cpus": os.cpu_count(),
               "load_avg_start": [round(x, 2) for x in load_start]}
     if molecule_set == "druglike":
         result["sample"] = {"source": "molsets MOSES test.csv.gz", "seed": seed, "lines_scanned_at_most": DRUGLIKE_SCAN}

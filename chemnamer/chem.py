@@ -7,8 +7,10 @@ lines are captured into the error message, so nothing is printed on stderr.
 from __future__ import annotations
 
 import atexit
+import random
 import re
 import threading
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -547,3 +549,48 @@ def model_smiles(typed: str, smiles: str, input_forms: str = "kekule") -> str:
         return Chem.MolToSmiles(mol, kekuleSmiles=True)
     except Exception:  # RDKit cannot kekulize some odd aromatic systems: the canonical form will do
         return smiles
+
+
+def write_smiles(mol: Chem.Mol, form: str, rng: random.Random) -> str:
+    """`mol` as SMILES in one form: "aromatic" or "kekule" (RDKit's canonical ones), "random_aromatic"
+    or "random_kekule" (a random atom order drawn from `rng`). A Kekulé form RDKit cannot make (some
+    aromatic systems) comes out aromatic."""
+    kekule = form.endswith("kekule")
+    m = Chem.Mol(mol)
+    if kekule:
+        try:
+            Chem.Kekulize(m, clearAromaticFlags=True)
+        except Exception:  # some aromatic systems have no Kekulé form in RDKit: keep aromatic
+            kekule = False
+    if form.startswith("random"):
+        # a random atom order from our seeded RNG, written without canonical reordering (RDKit's own
+        # doRandom draws from a generator that reseeding does not make reproducible across calls)
+        order = list(range(m.GetNumAtoms()))
+        rng.shuffle(order)
+        return Chem.MolToSmiles(Chem.RenumberAtoms(m, order), canonical=False, kekuleSmiles=kekule)
+    return Chem.MolToSmiles(m, kekuleSmiles=kekule)
+
+
+# The forms after the first that a model trained on every SMILES form reads a molecule in (smiles_forms):
+# RDKit's two canonical forms, then random atom orders of both.
+POOLED_FORMS = ("aromatic", "kekule", "random_aromatic", "random_kekule")
+
+
+def smiles_forms(typed: str, smiles: str, input_forms: str = "kekule", n: int = 1) -> list[str]:
+    """Up to `n` distinct SMILES of one molecule for a language model to read, the first being
+    `model_smiles`'s. A model trained on every form (`"any"`) also gets RDKit's canonical aromatic and
+    Kekulé forms, then random atom orders seeded by the molecule (the same forms every time it is named);
+    a small molecule may have fewer than n. A model trained on one form gets that form only."""
+    first = model_smiles(typed, smiles, input_forms)
+    mol = Chem.MolFromSmiles(smiles) if n > 1 and input_forms == "any" else None
+    if mol is None:
+        return [first]
+    out, rng = [first], random.Random(zlib.crc32(smiles.encode()))
+    for i in range(4 * n):  # random orders can repeat on small molecules: a bounded number of tries
+        form = POOLED_FORMS[i] if i < len(POOLED_FORMS) else POOLED_FORMS[2 + i % 2]
+        text = write_smiles(mol, form, rng)
+        if text not in out:
+            out.append(text)
+        if len(out) == n:
+            break
+    return out

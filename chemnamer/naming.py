@@ -31,6 +31,18 @@ from chemnamer.refnames import clean_name, is_component_list
 # Batch naming keeps 4 for throughput (51.5 % on the same split).
 NAME_BEAMS = 8
 BATCH_BEAMS = 4
+# SMILES forms of one molecule that a model trained on every form reads, its candidates pooled
+# (chem.smiles_forms: as typed, RDKit's aromatic and Kekulé forms, ...; generate.pool), in modes model
+# and best. Each form is one more generation, and a name found from any form is a name of the molecule.
+# Chosen on VALIDATION with the default model (8 beams, first verified, structure-correct % / exact
+# match %), `chemnamer eval --recipe training/recipes/default.toml --split valid --beams 8 --forms N`:
+#   --sets test,aromatic,randomized (200 PubChem molecules): 1 form 53.5/46.0, 54.5/46.0, 46.5/35.5;
+#     3 forms 62.0/53.0, 62.5/52.5, 63.0/53.0 (the input's form no longer matters);
+#   --sets druglike --druglike-n 500 --limit 200: 1 form 22.5, 2 forms 26.0, 3 forms 27.0.
+# Three forms cost up to 3x the generation time (the drug-like runs: 75 s for 1 form, 228 s for 3;
+# one molecule's forms share a batch: README, Speed); batch naming keeps one form for throughput.
+NAME_FORMS = 3
+BATCH_FORMS = 1
 # Guided mode names with 4 beams, the width its validation figures were measured at (README, mode
 # choice): the draft makes the first beams the likely ones, and a wider search was not measured.
 GUIDED_BEAMS = 4
@@ -179,13 +191,14 @@ class Namer:
     def __init__(self, model_id: str | None = None, device: str | None = None, beams: int = NAME_BEAMS,
                  mode: str = "model", verify: bool = True, references: bool = True, rule_based: bool = True,
                  store: bool = True, rule_timeout_s: float = 5.0, guided_model_id: str | None = None,
-                 guided_beams: int = GUIDED_BEAMS):
+                 guided_beams: int = GUIDED_BEAMS, forms: int = NAME_FORMS):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         self.model_id = model_id
         self.device = device
         self.beams = beams
         self.guided_beams = guided_beams
+        self.forms = max(1, forms)
         self.mode = mode
         self.verify = verify
         self.references = references
@@ -269,15 +282,19 @@ class Namer:
 
     # --- naming ----------------------------------------------------------------------------------
     def name(self, text: str, beams: int | None = None, mode: str | None = None,
-             store: bool | None = None) -> NamingResult:
-        return self.name_many([text], beams, mode, store)[0]
+             store: bool | None = None, forms: int | None = None) -> NamingResult:
+        return self.name_many([text], beams, mode, store, forms)[0]
 
     def name_many(self, texts: list[str], beams: int | None = None, mode: str | None = None,
-                  store: bool | None = None) -> list[NamingResult]:
+                  store: bool | None = None, forms: int | None = None) -> list[NamingResult]:
+        """beams, mode, forms (SMILES forms pooled in modes model and best): the Namer's unless given."""
         mode = mode or self.mode
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         beams = max(1, beams or (self.guided_beams if mode == "guided" else self.beams))
+        # a guided model reads its prompt (SMILES and draft) once: pooled forms are for the direct model
+        forms = 1 if mode == "guided" else max(1, forms or self.forms)
+        setting = (beams, forms)
         with self._lock:
             results, molecules = [], []
             for text in texts:
@@ -289,7 +306,7 @@ class Namer:
                     r.error = parsed.message
                 else:
                     r.source, r.smiles, r.inchikey, r.formula = parsed.source, parsed.smiles, parsed.inchikey, parsed.formula
-                    cached = self._cached(r, mode, beams)
+                    cached = self._cached(r, mode, setting)
                     if cached is not None:
                         r = cached
                     else:
@@ -309,13 +326,13 @@ class Namer:
                         self._verify_candidates(r)
                         self._choose(r, mode)
             elif molecules:
-                self._generate([r for r, _ in molecules], beams)
+                self._generate([r for r, _ in molecules], beams, forms)
                 for r, _ in molecules:
                     self._verify_candidates(r)
                     self._add_references(r, mode)
                     self._choose(r, mode)
             for r, _ in molecules:
-                self._remember(r, mode, beams)
+                self._remember(r, mode, setting)
             for r in results:
                 r.model = self.guided_label if mode == "guided" else self.model_label
                 r.device = self.device_label
@@ -326,15 +343,17 @@ class Namer:
                 self._save(results)
             return results
 
-    def _generate(self, results: list[NamingResult], beams: int) -> None:
+    def _generate(self, results: list[NamingResult], beams: int, forms: int = 1) -> None:
         self.load()
         if self._generator is None:
             for r in results:
                 _add_note(r, f"model unavailable ({self.model_error}); reference names only")
             return
         t0 = time.perf_counter()
-        forms = self._generator.input_forms
-        cands = self._generator.generate([model_input(r, forms) for r in results], beams=beams, num_return=beams)
+        trained_on = self._generator.input_forms
+        sources = [chem.smiles_forms(r.input if r.source == "smiles" else "", r.smiles, trained_on, forms)
+                   for r in results]
+        cands = self._generator.generate_pooled(sources, beams=beams, num_return=beams)
         per = _ms(t0) / len(results)
         for r, cs in zip(results, cands):
             r.candidates = [CandidateResult(c.name, round(c.score, 5)) for c in cs]
@@ -420,17 +439,17 @@ class Namer:
             r.ms["rule_based"], r.ms["rule_based_wait"] = draft.ms, _ms(t0)
 
     # --- the session's results, by molecule ----------------------------------------------------------
-    def _result_key(self, r: NamingResult, mode: str, beams: int) -> tuple:
+    def _result_key(self, r: NamingResult, mode: str, setting: tuple[int, int]) -> tuple:
         # What the model receives: the input as typed in mode guided (a guided model reads any form). Two
         # typings of one molecule can get different candidates, so they are different results.
         forms = self._generator.input_forms if self._generator is not None else "kekule"
         seen = model_input(r, "any" if mode == "guided" else forms)
-        return (seen, r.smiles, mode, beams, self.verify, self.references, self.rule_based, self.copy_bonus)
+        return (seen, r.smiles, mode, setting, self.verify, self.references, self.rule_based, self.copy_bonus)
 
-    def _cached(self, r: NamingResult, mode: str, beams: int) -> NamingResult | None:
+    def _cached(self, r: NamingResult, mode: str, setting: tuple[int, int]) -> NamingResult | None:
         """The molecule's result from earlier in this session (a copy, with this input and its parse
         time): the same molecule named twice costs nothing the second time."""
-        hit = self._results.get(self._result_key(r, mode, beams))
+        hit = self._results.get(self._result_key(r, mode, setting))
         if hit is None:
             return None
         out = copy.deepcopy(hit)
@@ -438,11 +457,11 @@ class Namer:
         out.ms = {"parse": r.ms["parse"], "cached": 0.0}
         return out
 
-    def _remember(self, r: NamingResult, mode: str, beams: int) -> None:
+    def _remember(self, r: NamingResult, mode: str, setting: tuple[int, int]) -> None:
         model_failed = self.guided_error if mode == "guided" else self.model_error
         if r.error or r.name is None or model_failed or _is_transient(r.reference.rule_based_error):
             return  # nothing worth keeping, or a failure that may pass: name afresh next time
-        self._results[self._result_key(r, mode, beams)] = copy.deepcopy(r)
+        self._results[self._result_key(r, mode, setting)] = copy.deepcopy(r)
         while len(self._results) > RESULT_CACHE_SIZE:
             self._results.pop(next(iter(self._results)))  # the oldest first
 

@@ -80,3 +80,28 @@ def test_two_process_run_resumed_in_its_second_epoch_ends_as_if_never_stopped(ho
     run(resumed, "--resume")
     a, b = load_file(str(whole / "model" / "model.safetensors")), load_file(str(resumed / "model" / "model.safetensors"))
     assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
+
+
+
+ONE_RANK_RUN = """
+import sys, torch.distributed as dist
+from chemnamer.cli import main
+from chemnamer.commands.train import leave_process_group
+leave_process_group()  # no group yet: nothing to do, no error
+dist.init_process_group("gloo", init_method="file://" + sys.argv[1], rank=0, world_size=1)
+rc = main(["train", "--recipe", sys.argv[2], "--output", sys.argv[3], "--no-db", "--set", "train.epochs=1",
+           "--set", "data.limit_train=32", "--set", "train.eval_limit=1"])
+print("rc", rc, "initialized", dist.is_initialized())
+"""
+
+
+def test_train_command_leaves_its_process_group_before_exit(home, tmp_path):
+    """A rank that exits with a live gloo group can abort in interpreter teardown (SIGABRT): the
+    command destroys the group once training returned. A one-rank group in its own interpreter: a group
+    (and the accelerate state built on it) must not leak into the other tests' process."""
+    env = {**os.environ, "CHEMNAMER_HOME": str(home), "RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1",
+           "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", ONE_RANK_RUN, str(tmp_path / "rendezvous"), str(SMOKE),
+                           str(tmp_path / "run")], env=env, cwd=REPO, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "rc 0 initialized False" in done.stdout

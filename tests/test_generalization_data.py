@@ -123,3 +123,17 @@ def test_common_set_names_everyday_molecules_as_pubchem_does(opsin):
     assert {p.target for p in pairs} >= {"ethanol", "benzene", "propan-2-one", "cyclohexanol"}
     for p in pairs:  # each reference name is the molecule's own (OPSIN reads it back to it)
         assert opsin.check(p.target, p.source).verified, (p.source, p.target)
+
+
+def test_druglike_validation_sample_shares_no_molecule_with_the_test_sample():
+    from chemnamer.data.evalsets import DRUGLIKE_TEST_N, druglike, druglike_valid
+
+    try:
+        test = {p.inchikey for p in druglike(DRUGLIKE_TEST_N, seed=0)}
+    except Exception as exc:  # molsets missing
+        pytest.skip(str(exc))
+    valid = druglike_valid(300)
+    assert len(valid) >= 290 and valid == druglike_valid(300)
+    assert not test & {p.inchikey for p in valid}
+    with pytest.raises(ValueError):
+        druglike_valid(10, seed=0)

@@ -165,7 +165,8 @@ def test_naming_accepts_every_smiles_form_and_feeds_it_as_the_model_learned(tiny
     model = tmp_path / "model"
     shutil.copytree(tiny_dir, model)
     (model / "chemnamer.json").write_text(json.dumps({"input_forms": input_forms}))
-    namer = Namer(str(model), beams=1, store=False, references=False)
+    # one form: what the model reads first (the forms pooled beside it: the test after this one)
+    namer = Namer(str(model), beams=1, store=False, references=False, forms=1)
     namer.load()
     seen: list[str] = []
     real_generate = namer._generator.generate
@@ -180,6 +181,82 @@ def test_naming_accepts_every_smiles_form_and_feeds_it_as_the_model_learned(tiny
         kekule_typed = [s for s in ASPIRIN_FORMS if not any(ch in s for ch in "cno")]
         assert set(kekule_typed) <= set(seen)  # a Kekulé SMILES goes as typed
     namer.close()
+
+
+def test_smiles_forms_are_distinct_forms_of_the_one_molecule_and_the_same_each_time():
+    from rdkit import Chem
+
+    from chemnamer.chem import model_smiles, smiles_forms
+
+    typed, canonical = "OC(=O)c1ccccc1OC(C)=O", "CC(=O)Oc1ccccc1C(=O)O"
+    forms = smiles_forms(typed, canonical, "any", 5)
+    assert forms[0] == model_smiles(typed, canonical, "any") == typed
+    assert len(forms) == len(set(forms)) == 5
+    assert {Chem.MolToInchiKey(Chem.MolFromSmiles(f)) for f in forms} == {ASPIRIN_KEY}
+    assert any(not any(ch in f for ch in "cno") for f in forms)  # a Kekulé form among them
+    assert forms == smiles_forms(typed, canonical, "any", 5)  # seeded by the molecule
+    # a model trained on one form reads that form only; a one-atom molecule has one SMILES
+    assert smiles_forms(typed, canonical, "kekule", 5) == [model_smiles(typed, canonical, "kekule")]
+    assert smiles_forms("", "C", "any", 4) == ["C"]
+
+
+def test_pooled_candidates_keep_each_name_once_with_its_best_score():
+    from chemnamer.model.generate import Candidate, pool
+
+    pooled = pool([[Candidate("a", -0.5), Candidate("b", -0.9)], [Candidate("b", -0.1), Candidate("c", -0.7)], []])
+    assert [(c.name, c.score) for c in pooled] == [("b", -0.1), ("a", -0.5), ("c", -0.7)]
+
+
+def test_naming_with_several_forms_pools_the_candidates_of_each(tiny_dir, tmp_path):
+    """Namer(forms=3) hands the model three SMILES of the molecule (the typed one first) and chooses
+    among the candidates of all three; the session cache keeps results of other settings apart."""
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_dir, model)
+    (model / "chemnamer.json").write_text(json.dumps({"input_forms": "any"}))
+    namer = Namer(str(model), beams=2, store=False, references=False, forms=3)
+    namer.load()
+    seen: list[list[str]] = []
+    real_generate = namer._generator.generate
+    per_source = {}
+
+    def spy(sources, **kw):
+        seen.append(list(sources))
+        out = real_generate(sources, **kw)
+        per_source.update(zip(sources, out))
+        return out
+
+    namer._generator.generate = spy
+    r = namer.name(ASPIRIN_FORMS[1])
+    (sources,) = seen
+    assert len(sources) == 3 and sources[0] == ASPIRIN_FORMS[1]
+    every = {c.name: max(x.score for cs in per_source.values() for x in cs if x.name == c.name)
+             for cs in per_source.values() for c in cs}
+    assert {c.name for c in r.candidates} == set(every)
+    assert [c.score for c in r.candidates] == sorted((round(v, 5) for v in every.values()), reverse=True)
+    namer.name(ASPIRIN_FORMS[1], forms=1)
+    assert seen[-1] == [ASPIRIN_FORMS[1]]  # not served from the forms=3 result
+    namer.forms = 2
+    namer.name(ASPIRIN_FORMS[1])
+    assert len(seen[-1]) == 2
+    namer.close()
+
+
+def test_the_cli_names_with_the_forms_of_naming_and_batches_with_those_of_batch_naming():
+    """The options' defaults are literals (no RDKit for --help): they must be naming's constants."""
+    from chemnamer.cli import build_parser
+    from chemnamer.commands.naming import make_namer
+    from chemnamer.naming import BATCH_BEAMS, BATCH_FORMS, NAME_BEAMS, NAME_FORMS
+
+    parser = build_parser()
+    for argv, beams, forms in ((["name", "CCO", "--mode", "model"], NAME_BEAMS, NAME_FORMS),
+                               (["batch", "in.csv", "-o", "out.csv", "--mode", "model"], BATCH_BEAMS, BATCH_FORMS)):
+        namer, problem = make_namer(parser.parse_args(argv), store=False)
+        assert problem is None and (namer.beams, namer.forms) == (beams, forms)
+    namer, _ = make_namer(parser.parse_args(["name", "CCO", "--mode", "model", "--forms", "2"]), store=False)
+    assert namer.forms == 2
+    assert make_namer(parser.parse_args(["name", "CCO", "--forms", "0"]), store=False)[1] == "--forms must be at least 1"
 
 
 def test_a_draft_that_failed_for_the_moment_is_drafted_again():

@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chemnamer.data.build import build_splits  # noqa: E402
-from chemnamer.data.evalsets import SIZE_BINS, druglike  # noqa: E402
+from chemnamer.data.evalsets import SIZE_BINS, druglike, druglike_valid  # noqa: E402
 from chemnamer.recipe import load_recipe  # noqa: E402
 from chemnamer.finetune.generalization import standard_error  # noqa: E402
 from chemnamer.metrics import exact  # noqa: E402
@@ -74,10 +74,9 @@ def main() -> int:
     split = valid if args.split == "valid" else test
     if args.limit:
         split = split[: args.limit]
-    drug = druglike(args.druglike_n, seed=args.druglike_seed)
-    if args.druglike_seed != 0:  # never a molecule of the test sample
-        held = {p.inchikey for p in druglike(1000, seed=0)}
-        drug = [p for p in drug if p.inchikey not in held]
+    # another seed: never a molecule of the test sample
+    drug = (druglike(args.druglike_n, seed=0) if args.druglike_seed == 0
+            else druglike_valid(args.druglike_n, seed=args.druglike_seed))
     namer = Namer(model_id=args.model, guided_model_id=args.guided_model, beams=args.beams, store=False)
     if args.copy_bonus is not None:
         namer.copy_bonus = args.copy_bonus

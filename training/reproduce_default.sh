@@ -7,6 +7,8 @@
 #      (verified by OPSIN), every SMILES form
 #   4. generalist-stage2 (generalist-stage2.toml): PubChem's names in current style, no size bound,
 #      every SMILES form, 30k ZINC pairs mixed in; installed as the default
+# Next (not shipped, not run here): generalist-stage3.toml continues stage 4 with 60k ZINC pairs at half
+# the learning rate; its command is in the recipe's header.
 # Each stage checkpoints and resumes; rerunning this script resumes a stage that was interrupted and
 # skips one that completed, or whose weights a session committed under training/stages/NAME.
 #   training/reproduce_default.sh [RUN_DIR]      (default RUN_DIR: ~/chemnamer-runs)
@@ -17,6 +19,9 @@ have default-stage2 || stage default-stage1 training/recipes/default.toml  # sta
 stage default-stage2 training/recipes/default-stage2.toml --set "model.base=$RUNS/default-stage1/model"
 "$CHEMNAMER" data build --source zinc --pairs 121200   # cached; 120k train + 200 valid + 1000 test
 stage generalist-stage1 training/recipes/generalist-stage1.toml --set "model.base=$RUNS/default-stage2/model"
+# Stage 4 holds out the guided recipe's validation and test molecules, whose split needs the PubChem
+# rows' rule-based drafts (cached; ~20 min on 2 cores).
+"$CHEMNAMER" data build --source pubchem-rules
 stage generalist-stage2 training/recipes/generalist-stage2.toml --set "model.base=$RUNS/generalist-stage1/model"
 
 install_model generalist-stage2 resources/models/default

@@ -21,7 +21,7 @@ def add(sub) -> None:
                    help="every input column unchanged, then " + ", ".join(_result_columns()))
     p.add_argument("--column", metavar="NAME", help="the CSV/TSV/JSON column that holds the SMILES (or names); "
                                                     "default 'smiles', any case")
-    add_model_options(p, beams=4)
+    add_model_options(p, beams=4, forms=1)
     p.add_argument("--resume", action="store_true", help="continue OUT after its last complete row")
     p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     p.add_argument("--batch-size", type=int, default=8, help="molecules per generation batch (default 8)")

@@ -37,7 +37,12 @@ def add(sub) -> None:
                                   "--oldstyle-recipe's test split), druglike (MOSES test molecules by size bin), "
                                   "common (everyday molecules with PubChem's names); "
                                   "scored as --mode model does: beams, first OPSIN-verified candidate")
-    p.add_argument("--druglike-n", type=int, default=1000, help="--sets druglike: molecules (default 1000)")
+    p.add_argument("--druglike-n", type=int, default=1000,
+                   help="--sets druglike: molecules (default 1000); with --split valid, a validation "
+                   "sample that shares no molecule with the test one")
+    p.add_argument("--forms", type=int, default=None,
+                   help="--sets: SMILES forms per molecule whose candidates are pooled, for a model trained "
+                   "on every form (default: as naming does, chemnamer.naming.NAME_FORMS)")
     p.add_argument("--oldstyle-recipe", default="training/recipes/guided.toml",
                    help="--sets oldstyle: a recipe with data.convert_old_style (default the guided one)")
     p.set_defaults(func=cmd_eval)
@@ -110,7 +115,9 @@ def generalization_sets(args) -> dict:
             _, _, test, _ = build_splits(load_recipe(args.oldstyle_recipe, []).data)
             out[name] = evalsets.oldstyle(test)
         elif name == "druglike":
-            out[name] = evalsets.druglike(args.druglike_n, seed=0)
+            # --split valid: a sample disjoint from the test one, for choosing (not for reporting)
+            out[name] = (evalsets.druglike_valid(args.druglike_n) if args.split == "valid"
+                         else evalsets.druglike(args.druglike_n, seed=0))
         elif name == "common":
             out[name] = evalsets.common()
         if args.limit:
@@ -131,11 +138,15 @@ def cmd_sets(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     gen = Generator.from_loaded(loaded)
-    report = {"model": loaded.spec.id, "beams": args.beams, "choice": "first OPSIN-verified candidate", "sets": {}}
+    from chemnamer.naming import NAME_FORMS
+
+    forms = args.forms if args.forms is not None else NAME_FORMS
+    report = {"model": loaded.spec.id, "beams": args.beams, "forms": forms,
+              "choice": "first OPSIN-verified candidate", "sets": {}}
     for name, pairs in sets.items():
         if "rule" in gen.template.fields:
             pairs = ensure_drafts(pairs)
-        report["sets"][name] = score_set(gen, pairs, beams=args.beams, batch_size=args.batch_size)
+        report["sets"][name] = score_set(gen, pairs, beams=args.beams, batch_size=args.batch_size, forms=forms)
         if not args.json:
             print("\n".join(report_lines({name: report["sets"][name]})), flush=True)
     # The runs dashboard keeps reports on the test sets; one on a recipe's validation split chooses

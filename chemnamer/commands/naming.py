@@ -18,9 +18,9 @@ def add(sub) -> None:
     p.set_defaults(func=cmd_name)
 
 
-def add_model_options(p, beams: int = 8) -> None:
-    """Options shared with `chemnamer batch`. beams: = naming.NAME_BEAMS / BATCH_BEAMS (literals here:
-    importing naming would load RDKit for --help)."""
+def add_model_options(p, beams: int = 8, forms: int = 3) -> None:
+    """Options shared with `chemnamer batch`. beams, forms: = naming.NAME_BEAMS / BATCH_BEAMS and
+    NAME_FORMS / BATCH_FORMS (literals here: importing naming would load RDKit for --help)."""
     p.add_argument("--model", help="model id, model directory or hub id (default: the shipped 'guided' in "
                                    "mode guided, the shipped 'default' in the other modes)")
     # Literal choices (= chemnamer.naming.MODES): importing naming here would load RDKit for --help.
@@ -31,7 +31,10 @@ def add_model_options(p, beams: int = 8) -> None:
                         "name. Default with --model: the mode that model names in (guided or model)")
     p.add_argument("--beams", type=int, default=None,
                    help=f"beam width = candidates per molecule (default {beams}; 4 in mode guided)")
-    p.set_defaults(default_beams=beams)
+    p.add_argument("--forms", type=int, default=None,
+                   help=f"SMILES forms of each molecule the direct model reads, its candidates pooled (a model "
+                        f"trained on every form; default {forms})")
+    p.set_defaults(default_beams=beams, default_forms=forms)
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.add_argument("--threads", type=int,
                    help="CPU threads for the model (default: torch's choice; 1 is faster on a busy machine)")
@@ -50,6 +53,8 @@ def make_namer(args, store: bool):
     quiet_libraries()
     if args.beams is not None and args.beams < 1:
         return None, "--beams must be at least 1"
+    if args.forms is not None and args.forms < 1:
+        return None, "--forms must be at least 1"
     if args.threads:
         import torch
 
@@ -68,7 +73,7 @@ def make_namer(args, store: bool):
     guided = args.mode == "guided"  # --model then names the guided model
     return Namer(model_id=None if guided else args.model, guided_model_id=args.model if guided else None,
                  device=args.device, beams=args.beams or args.default_beams, mode=args.mode, store=store,
-                 guided_beams=args.beams or GUIDED_BEAMS), None
+                 guided_beams=args.beams or GUIDED_BEAMS, forms=args.forms or args.default_forms), None
 
 
 def model_error(namer, args) -> str | None:

@@ -66,6 +66,7 @@ def cmd_train(args) -> int:
         print(f"error: training stopped: {exc.strerror or exc}{where}; the latest checkpoint is kept: free the "
               f"problem, then continue with --resume --output {args.output or 'RUN_DIR'}", file=sys.stderr)
         return 1
+    leave_process_group()
     if result.status == "interrupted":
         print(f"stopped by {cancel.reason} at step {result.state.step} with a checkpoint; continue with "
               f"--resume --output {result.output_dir}", file=sys.stderr)
@@ -73,3 +74,19 @@ def cmd_train(args) -> int:
                       "model_dir": result.model_dir, "output_dir": result.output_dir, "step": result.state.step,
                       "metrics": result.metrics}))
     return 0 if result.status == "completed" else 1
+
+
+def leave_process_group() -> None:
+    """Destroy the data-parallel process group (torchrun) before the interpreter exits.
+
+    A rank that leaves a live gloo group to interpreter teardown can abort ("terminate called without
+    an active exception", SIGABRT) while gloo's threads are still joinable; torchrun then fails the whole
+    run (seen in CI after a finished two-process run). Called only after `train` returned: on an error
+    path another rank may still wait in a collective, and an NCCL group's teardown can hang then.
+    """
+    try:
+        import torch.distributed as dist
+    except ImportError:
+        return
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()

@@ -15,6 +15,7 @@ from typing import Iterable
 
 from rdkit import Chem, RDLogger
 
+from chemnamer.chem import write_smiles
 from chemnamer.data.records import Pair
 
 RDLogger.DisableLog("rdApp.*")
@@ -22,23 +23,10 @@ FORMS = ("as_given", "aromatic", "kekule", "random_aromatic", "random_kekule")
 
 
 def smiles_form(mol: Chem.Mol, form: str, rng: random.Random) -> str | None:
-    """`mol` written in one of FORMS (None for "as_given", or when RDKit cannot kekulize it)."""
+    """`mol` written in one of FORMS (None for "as_given"; chem.write_smiles writes the others)."""
     if form == "as_given":
         return None
-    kekule = form.endswith("kekule")
-    m = Chem.Mol(mol)
-    if kekule:
-        try:
-            Chem.Kekulize(m, clearAromaticFlags=True)
-        except Exception:  # some aromatic systems have no Kekulé form in RDKit: keep aromatic
-            kekule = False
-    if form.startswith("random"):
-        # a random atom order from our seeded RNG, written without canonical reordering (RDKit's own
-        # doRandom draws from a generator that reseeding does not make reproducible across calls)
-        order = list(range(m.GetNumAtoms()))
-        rng.shuffle(order)
-        return Chem.MolToSmiles(Chem.RenumberAtoms(m, order), canonical=False, kekuleSmiles=kekule)
-    return Chem.MolToSmiles(m, kekuleSmiles=kekule)
+    return write_smiles(mol, form, rng)
 
 
 def variants(smiles: str, n: int, seed: int = 0) -> list[str]:

@@ -52,18 +52,20 @@ def ensure_drafts(pairs: list[Pair], timeout_s: float = 5.0) -> list[Pair]:
     return out
 
 
-def _prompt_inputs(gen, p: Pair):
+def _prompt_inputs(gen, p: Pair, forms: int = 1) -> list:
     """The pair as naming hands it to the model: mode guided takes the SMILES as typed, mode model
-    as the model's training forms ask (chem.model_smiles: Kekulé form for a PubChem-SMILES model)."""
+    as the model's training forms ask (chem.smiles_forms: Kekulé form for a PubChem-SMILES model; up
+    to `forms` SMILES forms, pooled, for a model trained on every form)."""
     if "rule" in gen.template.fields:
-        return gen.template.inputs(p)
-    from chemnamer.chem import model_smiles
+        return [gen.template.inputs(p)]
+    from chemnamer.chem import smiles_forms
 
-    return model_smiles(p.source, p.source, gen.input_forms)
+    return smiles_forms(p.source, p.source, gen.input_forms, forms)
 
 
-def score_set(gen, pairs: list[Pair], beams: int = 4, batch_size: int = 8) -> dict:
-    """Verified-first naming of each pair; exact match (any case) when a reference exists."""
+def score_set(gen, pairs: list[Pair], beams: int = 4, batch_size: int = 8, forms: int = 1) -> dict:
+    """Verified-first naming of each pair; exact match (any case) when a reference exists. `forms`:
+    SMILES forms of each molecule whose candidates are pooled, as `Namer(forms=...)` names."""
     from chemnamer.opsin import get_opsin
 
     opsin = get_opsin()
@@ -74,7 +76,7 @@ def score_set(gen, pairs: list[Pair], beams: int = 4, batch_size: int = 8) -> di
     chosen: dict[int, tuple[str, bool]] = {}
     for i in range(0, len(runnable), batch_size):
         chunk = runnable[i:i + batch_size]
-        cands = gen.generate([_prompt_inputs(gen, p) for p in chunk], beams=beams, num_return=beams)
+        cands = gen.generate_pooled([_prompt_inputs(gen, p, forms) for p in chunk], beams=beams, num_return=beams)
         for p, cs in zip(chunk, cands):
             pick, ok = (cs[0].name if cs else ""), False
             for c in cs:

@@ -29,14 +29,15 @@ def batch_name(state, namer, path: str, chunk_size: int = 8, column: str | None 
     source}, 'rows' [BatchRow]."""
     from chemnamer import batchio
     from chemnamer.batch import name_records
-    from chemnamer.naming import BATCH_BEAMS
+    from chemnamer.naming import BATCH_BEAMS, BATCH_FORMS
 
     source = batchio.open_input(path, column)
     total = source.count() or 0
     state.emit("start", {"columns": list(source.columns), "column": source.column, "total": total,
                          "path": str(path), "source": source})
     t0, n = time.perf_counter(), 0
-    for rows in name_records(namer, source, chunk_size, BATCH_BEAMS, mode, check=state.check):
+    for rows in name_records(namer, source, chunk_size, BATCH_BEAMS, mode, check=state.check,
+                             forms=BATCH_FORMS):
         state.emit("rows", rows)
         n += len(rows)
         _batch_progress(state, n, total, time.perf_counter() - t0)

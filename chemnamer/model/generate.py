@@ -54,6 +54,18 @@ class Candidate:
     score: float  # mean log-prob per token (<= 0); higher is better
 
 
+def pool(lists: list[list[Candidate]]) -> list[Candidate]:
+    """One molecule's candidates from several sources (its SMILES forms): each name once, with its
+    best score, best first. A name read from any form is a name of the molecule, and the scores are
+    comparable (mean log-prob per token)."""
+    best: dict[str, float] = {}
+    for cands in lists:
+        for c in cands:
+            if c.score > best.get(c.name, -math.inf):
+                best[c.name] = c.score
+    return [Candidate(name, score) for name, score in sorted(best.items(), key=lambda kv: -kv[1])]
+
+
 class Generator:
     def __init__(self, model, tokenizer, vocab=None, template: Template | None = None, device: str = "cpu",
                  input_forms: str = "kekule"):
@@ -171,6 +183,17 @@ class Generator:
                     cands.append(Candidate(name, float(score)))
             results.append(cands)
         return results
+
+    def generate_pooled(self, forms: list[list], beams: int = 1, num_return: int | None = None) -> list[list[Candidate]]:
+        """For each molecule given as several sources (its SMILES forms: chem.smiles_forms), the
+        candidates of all of them pooled by `pool`; decoded in one batch."""
+        flat = [s for fs in forms for s in fs]
+        found = self.generate(flat, beams=beams, num_return=num_return)
+        out, i = [], 0
+        for fs in forms:
+            out.append(pool(found[i:i + len(fs)]))
+            i += len(fs)
+        return out
 
     def _hf(self, ids, mask, width, budget: list[int], beams: int, early_stopping):
         """Hugging Face `generate` with the same settings; a per-row budget as a stopping criterion."""
