@@ -491,12 +491,15 @@ def test_eval_and_runs_commands(home, tmp_path, capsys):
     assert all(m["split"] in ("valid", "test") for m in shown["epoch_metrics"])
     assert main(["runs", "--show", str(res.run_id)]) == 0
     text = capsys.readouterr().out
-    assert "generalization (chemnamer eval --sets, 2 beams" in text and "atoms 16-25" in text
+    assert "generalization (chemnamer eval --sets, 2 beams, SMILES forms: " in text and "atoms 16-25" in text
     from chemnamer.gui.runs_tasks import run_curves, runs_overview
 
     assert [r["generalization"] for r in runs_overview() if r["id"] == res.run_id] == [shown["generalization"]]
     assert all(split in ("valid", "test") for *_, split, _d, _m in run_curves(None, [res.run_id])[res.run_id]["metrics"])
     assert main(["eval", "--model", res.model_id, "--sets", "aromatic"]) == 2  # no molecules to rewrite
+    assert main(["eval", "--model", res.model_id, "--sets", "druglike", "--forms", "0"]) == 2
+    assert main(["eval", "--model", res.model_id, "--recipe", str(SMOKE), "--forms", "2"]) == 2  # only with --sets
+    assert "--forms must be >= 1 and goes with --sets" in capsys.readouterr().err
     capsys.readouterr()
     assert main(["eval", "--model", res.model_id, "--recipe", str(SMOKE), "--split", "valid", "--sets", "test",
                  "--limit", "1", "--json"]) == 0

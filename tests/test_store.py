@@ -300,9 +300,10 @@ def test_generalization_reports_are_kept_per_run_latest_wins():
     old = {"n": 3, "structure_correct": 0.0, "structure_correct_se": 0.0}
     new = {"n": 4, "structure_correct": 0.5, "structure_correct_se": 0.25}
     store.log_generalization(a, {"beams": 4, "sets": {"druglike": old, "aromatic": old}})
-    store.log_generalization(a, {"beams": 8, "sets": {"druglike": new}})
+    store.log_generalization(a, {"beams": 8, "forms": 3, "sets": {"druglike": new}})
     got = store.generalization()
     assert list(got) == [a] and got[a]["druglike"]["n"] == 4 and got[a]["druglike"]["beams"] == 8
+    assert got[a]["druglike"]["forms"] == 3 and got[a]["aromatic"]["forms"] == 1  # before forms: one
     assert got[a]["aromatic"]["beams"] == 4  # a set scored once keeps its report
     assert store.generalization([b]) == {}
     with pytest.raises(ValueError):

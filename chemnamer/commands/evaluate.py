@@ -140,7 +140,8 @@ def cmd_sets(args) -> int:
     gen = Generator.from_loaded(loaded)
     from chemnamer.naming import NAME_FORMS
 
-    forms = args.forms if args.forms is not None else NAME_FORMS
+    # what the model really reads: one form unless it was trained on every form (chem.smiles_forms)
+    forms = (args.forms if args.forms is not None else NAME_FORMS) if gen.input_forms == "any" else 1
     report = {"model": loaded.spec.id, "beams": args.beams, "forms": forms,
               "choice": "first OPSIN-verified candidate", "sets": {}}
     for name, pairs in sets.items():
@@ -181,6 +182,9 @@ def _run_of(spec) -> int | None:
 
 
 def cmd_eval(args) -> int:
+    if args.forms is not None and (args.forms < 1 or not args.sets):
+        print("error: --forms must be >= 1 and goes with --sets", file=sys.stderr)
+        return 2
     if args.sets:
         return cmd_sets(args)
     if not (args.data or args.recipe):

@@ -30,7 +30,7 @@ def add_model_options(p, beams: int = 8, forms: int = 3) -> None:
                         "direct model alone; best: the direct model, falling back to a verified reference "
                         "name. Default with --model: the mode that model names in (guided or model)")
     p.add_argument("--beams", type=int, default=None,
-                   help=f"beam width = candidates per molecule (default {beams}; 4 in mode guided)")
+                   help=f"beam width = candidates per molecule and SMILES form (default {beams}; 4 in mode guided)")
     p.add_argument("--forms", type=int, default=None,
                    help=f"SMILES forms of each molecule the direct model reads, its candidates pooled (a model "
                         f"trained on every form; default {forms})")

@@ -103,8 +103,9 @@ def _show(runs, run_id: int, as_json: bool) -> int:
         from chemnamer.finetune.generalization import report_lines
 
         beams = {m.get("beams") for m in generalization.values()}
+        forms = {m.get("forms", 1) for m in generalization.values()}  # reports before pooled forms: one
         print(f"\ngeneralization (chemnamer eval --sets, {'/'.join(map(str, sorted(beams, key=str)))} beams, "
-              f"first verified candidate):")
+              f"SMILES forms: {'/'.join(map(str, sorted(forms, key=str)))}, first verified candidate):")
         print("\n".join(report_lines(generalization, "  ")))
     if checkpoints:
         print("\ncheckpoints:")

@@ -58,9 +58,13 @@ def _prompt_inputs(gen, p: Pair, forms: int = 1) -> list:
     to `forms` SMILES forms, pooled, for a model trained on every form)."""
     if "rule" in gen.template.fields:
         return [gen.template.inputs(p)]
-    from chemnamer.chem import smiles_forms
+    from chemnamer.chem import parse_smiles, smiles_forms
 
-    return smiles_forms(p.source, p.source, gen.input_forms, forms)
+    if forms == 1:
+        return smiles_forms(p.source, p.source, gen.input_forms)
+    # the canonical SMILES beside the typed one, as naming passes them (it seeds the random forms)
+    parsed = parse_smiles(p.source)
+    return smiles_forms(p.source, getattr(parsed, "smiles", p.source), gen.input_forms, forms)
 
 
 def score_set(gen, pairs: list[Pair], beams: int = 4, batch_size: int = 8, forms: int = 1) -> dict:

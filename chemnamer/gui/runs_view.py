@@ -288,7 +288,8 @@ class RunsView(QWidget):
         report = run.get("generalization") or {}
         if report:  # `chemnamer eval --sets` on this run's model: one line per set, size bins below
             beams = "/".join(sorted({str(r.get("beams")) for r in report.values()}))
-            node = QTreeWidgetItem(self.details, [f"generalization ({beams} beams)", ""])
+            forms = "/".join(sorted({str(r.get("forms", 1)) for r in report.values()}))
+            node = QTreeWidgetItem(self.details, [f"generalization ({beams} beams, SMILES forms: {forms})", ""])
             for name, r in report.items():
                 item = QTreeWidgetItem(node, [name, summary_text(r)])
                 for b, sub in (r.get("by_bin") or {}).items():

@@ -95,13 +95,14 @@ def log_epoch_metrics(
 
 
 def log_generalization(run_id: int, report: Mapping[str, Any]) -> None:
-    """A `chemnamer eval --sets` report ({"beams": b, "sets": {name: summary}}) on the run's model:
-    one beam-decoding metrics row per set, step and epoch empty (it is the finished model's)."""
-    beams = report.get("beams")
+    """A `chemnamer eval --sets` report ({"beams": b, "forms": f, "sets": {name: summary}}) on the run's
+    model: one beam-decoding metrics row per set, step and epoch empty (it is the finished model's)."""
+    beams, forms = report.get("beams"), report.get("forms", 1)  # reports before pooled forms: one
     with session() as s:
         for name, summary in report["sets"].items():
             s.add(EpochMetric(run_id=run_id, epoch=None, step=None, split=_check(name, SPLITS, "split"),
-                              decoding="beam", metrics={**summary, "beams": beams, "report": "generalization"}))
+                              decoding="beam", metrics={**summary, "beams": beams, "forms": forms,
+                                                                     "report": "generalization"}))
 
 
 def generalization(run_ids: Iterable[int] | None = None) -> dict[int, dict[str, dict[str, Any]]]:
