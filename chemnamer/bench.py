@@ -220,7 +220,7 @@ def run(model_id: str | None = None, n: int = 100, beams: int | None = None, bat
     (threads spinning against the background work)."""
     import torch
 
-    from chemnamer.naming import BATCH_BEAMS, BATCH_FORMS, NAME_BEAMS, NAME_FORMS, Namer
+    from chemnamer.naming import BATCH_BEAMS, BATCH_FORMS, NAME_BEAMS, Namer
 
     if molecule_set not in SETS:
         raise ValueError(f"molecule set must be one of {SETS}")
@@ -235,7 +235,7 @@ def run(model_id: str | None = None, n: int = 100, beams: int | None = None, bat
         raise RuntimeError("no molecules to measure")
     load_start = os.getloadavg()
     result = {"model": model_id or "default", "set": molecule_set, "n": len(every), "beams": beams,
-              "forms": NAME_FORMS, "batch_beams": batch_beams, "batch_forms": BATCH_FORMS,
+              "batch_beams": batch_beams, "batch_forms": BATCH_FORMS,
               "batch_size": batch_size, "cpus": os.cpu_count(),
               "load_avg_start": [round(x, 2) for x in load_start]}
     if molecule_set == "druglike":
@@ -256,6 +256,7 @@ def run(model_id: str | None = None, n: int = 100, beams: int | None = None, bat
         guided, result["guided_unavailable"] = False, "this Namer has no guided mode"
     extra = {p for p, on in (("gui", gui), ("guided", guided)) if on}
     result["device"] = namer.device_label
+    result["forms"] = namer.model_forms  # what single-molecule naming reads (one for a Kekulé-trained model)
     before = torch.get_num_threads()
     torch.set_num_threads(threads or max(1, (os.cpu_count() or 2) - 1))
     result["threads"] = torch.get_num_threads()

@@ -277,6 +277,13 @@ class Namer:
         return self.model_id or "default"
 
     @property
+    def model_forms(self) -> int:
+        """SMILES forms the loaded direct model reads per molecule by default: `forms` for a model trained
+        on every form, else one (chem.smiles_forms)."""
+        trained_on = self._generator.input_forms if self._generator is not None else "kekule"
+        return self.forms if trained_on == "any" else 1
+
+    @property
     def device_label(self) -> str | None:
         return self._loaded.device if self._loaded is not None else None
 

@@ -30,6 +30,9 @@ def test_druglike_run_reports_latency_throughput_load_and_stages(home):
     r = bench.run(molecule_set="druglike", limit=1, cold_start=False, beams=2, batch_beams=2)
     assert r["set"] == "druglike" and r["n"] == 3 and r["threads"] == max(1, os.cpu_count() - 1)  # as the GUI
     assert r["bins"][">40"] == {"n": 0}
+    from chemnamer.naming import BATCH_FORMS, NAME_FORMS
+
+    assert (r["forms"], r["batch_forms"]) == (NAME_FORMS, BATCH_FORMS)  # the default reads every form
     for label in ("<=15", "16-25", "26-40"):
         b = r["bins"][label]
         assert b["n"] == 1 and 0 < b["greedy_p50_ms"] and 0 < b["beam_p50_ms"] and b["batch_mol_per_s"] > 0
