@@ -34,6 +34,10 @@ class DataConfig:
     drop_old_style: bool = True
     restore_case: bool = True
     zinc_pairs: int = 0  # with source = "pubchem": also mix in this many rule-labelled ZINC pairs
+    # with zinc_pairs: the ZINC pairs' {task} input (the template's response marker holds {task}, its
+    # default the PubChem rows' and naming's), so the model keeps the rule-based namer's style apart from
+    # PubChem's instead of writing drug-like molecules in the style it learned them in
+    zinc_task: str = ""
     convert_old_style: bool = False  # pubchem: rewrite old-style names in current style (OPSIN-checked)
     rule_drafts: bool = False  # pubchem: attach each row's verified rule-based name as extra["rule"]
     copy_pairs: int = 0  # rule_drafts: add this many ZINC (draft → same draft) copy examples to train
@@ -140,6 +144,9 @@ class RunConfig:
             *((getattr(self.data, k) >= 0, f"data.{k}", ">= 0") for k in ("n_valid", "n_test", "limit_train",
                                                                             "zinc_pairs", "copy_pairs")),
             (self.data.augment in ("none", "random"), "data.augment", "none or random"),
+            (not self.data.zinc_task or (self.data.zinc_pairs > 0 and "{task}" in self.format.response_marker
+                                         and "task" in self.format.defaults),
+             "data.zinc_task", "needs data.zinc_pairs and {task} in format.response_marker with a default"),
             (not (self.data.rule_drafts or self.data.copy_pairs) or self.data.source == "pubchem",
              "data.rule_drafts", "needs data.source = pubchem"),
             (not self.data.extra_columns or self.data.source == "file", "data.extra_columns",

@@ -515,3 +515,37 @@ def test_hold_out_follows_the_held_recipe_and_refuses_a_cycle(tmp_path):
     b.write_text(smoke.replace("[data]\n", f"[data]\nhold_out = ['{a}']\n"))
     with pytest.raises(ValueError, match="holds itself out"):
         build_splits(load_recipe(a).data)
+
+
+def test_missing_drafts_name_the_build_that_makes_them(tmp_path, monkeypatch):
+    """No PubChem drafts built: the error names `--source pubchem-rules`, not a ZINC build."""
+    from chemnamer.data import guided, zinc
+
+    monkeypatch.setenv("CHEMNAMER_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(zinc.ZincError, match="data build --source pubchem-rules`$") as err:
+        guided.cached_drafts()
+    assert "ZINC" not in str(err.value) and "--source zinc" not in str(err.value)
+
+
+def test_zinc_task_tags_the_rule_named_pairs_only(zinc):
+    """data.zinc_task: the mixed-in ZINC pairs are asked for under their own task tag, PubChem's rows
+    (and naming, the template's default) under "IUPAC"; a recipe without {task} is refused."""
+    from chemnamer.data.build import source_pairs
+    from chemnamer.data.formatting import Template, format_pairs
+    from chemnamer.recipe import ConfigError, load_recipe
+
+    built = zinc.build_zinc(4, workers=1, chunk_size=10, progress=False)
+    assert built["pairs"] >= 4
+    root = Path(__file__).resolve().parents[1]
+    recipe = load_recipe(root / "training/recipes/generalist-stage4.toml", ["data.zinc_pairs=4", "data.convert_old_style=false"])  # fast: no OPSIN pass
+    pairs = list(source_pairs(recipe.data, {}))
+    zinc_rows = [p for p in pairs if p.origin.startswith("zinc:")]
+    assert len(zinc_rows) == 4 and all(p.extra["task"] == "Rules" for p in zinc_rows)
+    assert not any("task" in p.extra for p in pairs[:50])  # the PubChem rows come first
+    template = Template(recipe.format.instruction, recipe.format.response_marker, recipe.format.defaults)
+    examples = format_pairs([pairs[0], zinc_rows[0]], template)
+    assert examples[0].prompt == f"SMILES: {pairs[0].source}\nIUPAC: "
+    assert examples[1].prompt == f"SMILES: {zinc_rows[0].source}\nRules: "
+    assert template.prompt("CCO") == "SMILES: CCO\nIUPAC: "  # what naming asks for
+    with pytest.raises(ConfigError, match="data.zinc_task"):
+        load_recipe(root / "training/recipes/generalist-stage3.toml", ["data.zinc_task=Rules"])

@@ -477,13 +477,21 @@ def test_eval_and_runs_commands(home, tmp_path, capsys):
     write_jsonl([Pair("OC1=CC=CC=C1", "phenol", "ISWSIDIOOBJBQZ-UHFFFAOYSA-N"), *pairs], tmp_path / "gen.jsonl")
     capsys.readouterr()
     assert main(["eval", "--model", res.model_id, "--data", str(tmp_path / "gen.jsonl"), "--json", "--beams", "2",
-                 "--sets", "test,aromatic,randomized,druglike", "--druglike-n", "3"]) == 0
+                 "--sets", "test,aromatic,randomized,druglike", "--druglike-n", "3",
+                 "--items", str(tmp_path / "items.jsonl")]) == 0
     report = json.loads(capsys.readouterr().out)
     assert (report["beams"], list(report["sets"])) == (2, ["test", "aromatic", "randomized", "druglike"])
     for name, r in report["sets"].items():
         assert r["n"] == 3 and {"structure_correct", "structure_correct_se"} <= r.keys(), name
         assert ("exact_match_ci" in r) == (name != "druglike")  # MOSES molecules have no reference name
-    assert sum(b["n"] for b in report["sets"]["druglike"]["by_bin"].values()) == 3
+        assert sum(b["n"] for b in r["by_bin"].values()) == 3, name  # every set by heavy-atom bin
+    assert list(report["sets"]["test"]["by_bin"]) == ["<=15"]  # phenol and the smoke molecules are small
+    items = [json.loads(line) for line in (tmp_path / "items.jsonl").read_text().splitlines()]
+    assert [i["set"] for i in items] == ["test"] * 3 + ["aromatic"] * 3 + ["randomized"] * 3 + ["druglike"] * 3
+    assert items[0]["smiles"] == "OC1=CC=CC=C1" and items[0]["reference"] == "phenol" and items[0]["bin"] == "<=15"
+    for item, name in zip(items, ("test",) * 3 + ("aromatic",) * 3 + ("randomized",) * 3 + ("druglike",) * 3):
+        assert item["exact"] == (item["name"].lower() == item["reference"].lower() != ""), item
+    assert sum(i["structure_correct"] for i in items if i["set"] == "test") == round(3 * report["sets"]["test"]["structure_correct"])
     assert report["saved_to_run"] == res.run_id  # kept with the run that trained the model
     assert main(["runs", "--show", str(res.run_id), "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
@@ -500,6 +508,8 @@ def test_eval_and_runs_commands(home, tmp_path, capsys):
     assert main(["eval", "--model", res.model_id, "--sets", "druglike", "--forms", "0"]) == 2
     assert main(["eval", "--model", res.model_id, "--recipe", str(SMOKE), "--forms", "2"]) == 2  # only with --sets
     assert "--forms must be >= 1 and goes with --sets" in capsys.readouterr().err
+    assert main(["eval", "--model", res.model_id, "--recipe", str(SMOKE), "--items", str(tmp_path / "x.jsonl")]) == 2
+    assert "--items goes with --sets" in capsys.readouterr().err
     capsys.readouterr()
     assert main(["eval", "--model", res.model_id, "--recipe", str(SMOKE), "--split", "valid", "--sets", "test",
                  "--limit", "1", "--json"]) == 0

@@ -137,3 +137,26 @@ def test_druglike_validation_sample_shares_no_molecule_with_the_test_sample():
     assert not test & {p.inchikey for p in valid}
     with pytest.raises(ValueError):
         druglike_valid(10, seed=0)
+
+
+def test_rule_style_counts_verified_names_that_are_openclaturas():
+    """training/rule_style.py: of the structure-correct names only, how many are openclatura's own name
+    (real openclatura); an unverified name is not counted, a different verified name is an example."""
+    import importlib.util
+    from pathlib import Path
+
+    pytest.importorskip("openclatura")
+    from chemnamer.rulebased import rule_based_name
+
+    path = Path(__file__).resolve().parents[1] / "training" / "rule_style.py"
+    spec = importlib.util.spec_from_file_location("rule_style", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    own = rule_based_name("Oc1ccc(Cl)cc1Br").name
+    assert own
+    items = [{"smiles": "Oc1ccc(Cl)cc1Br", "name": own.upper(), "structure_correct": True},
+             {"smiles": "CCO", "name": "ethyl alcohol", "structure_correct": True},
+             {"smiles": "CCC", "name": "propane", "structure_correct": False}]
+    report = module.rule_style(items)
+    assert (report["molecules"], report["structure_correct"], report["same_as_openclatura"]) == (3, 2, 1)
+    assert report["share"] == 0.5 and [e["model"] for e in report["examples_that_differ"]] == ["ethyl alcohol"]

@@ -15,7 +15,7 @@ stage() {  # stage NAME RECIPE [--set ...]: train into RUNS/NAME unless its mode
   local out="$RUNS/$name"
   if [ ! -f "$out/model/config.json" ] && [ -f "training/stages/$name/config.json" ]; then
     mkdir -p "$out/model"
-    cp training/stages/"$name"/* "$out/model/"
+    find training/stages/"$name" -maxdepth 1 -type f ! -name STAGE.md -exec cp {} "$out/model/" \;
     echo "$name: the committed weights (training/stages/$name)"
   fi
   if [ -f "$out/model/config.json" ]; then

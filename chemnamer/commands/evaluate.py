@@ -43,6 +43,9 @@ def add(sub) -> None:
     p.add_argument("--forms", type=int, default=None,
                    help="--sets: SMILES forms per molecule whose candidates are pooled, for a model trained "
                    "on every form (default: as naming does, chemnamer.naming.NAME_FORMS)")
+    p.add_argument("--items", metavar="FILE.jsonl",
+                   help="--sets: also write one JSON line per molecule (set, SMILES, reference, chosen name, "
+                   "structure_correct, exact, bin), to read what the model named")
     p.add_argument("--oldstyle-recipe", default="training/recipes/guided.toml",
                    help="--sets oldstyle: a recipe with data.convert_old_style (default the guided one)")
     p.set_defaults(func=cmd_eval)
@@ -144,12 +147,20 @@ def cmd_sets(args) -> int:
     forms = (args.forms if args.forms is not None else NAME_FORMS) if gen.input_forms == "any" else 1
     report = {"model": loaded.spec.id, "beams": args.beams, "forms": forms,
               "choice": "first OPSIN-verified candidate", "sets": {}}
+    items_file = open(args.items, "w", encoding="utf-8") if args.items else None
     for name, pairs in sets.items():
         if "rule" in gen.template.fields:
             pairs = ensure_drafts(pairs)
-        report["sets"][name] = score_set(gen, pairs, beams=args.beams, batch_size=args.batch_size, forms=forms)
+        items: list = []
+        report["sets"][name] = score_set(gen, pairs, beams=args.beams, batch_size=args.batch_size, forms=forms,
+                                         items=items)
+        if items_file:
+            items_file.writelines(json.dumps({"set": name, **item}) + "\n" for item in items)
+            items_file.flush()
         if not args.json:
             print("\n".join(report_lines({name: report["sets"][name]})), flush=True)
+    if items_file:
+        items_file.close()
     # The runs dashboard keeps reports on the test sets; one on a recipe's validation split chooses
     # checkpoints and beams and is not the model's result.
     run_id = _run_of(loaded.spec) if not (args.recipe and args.split != "test") else None
@@ -184,6 +195,9 @@ def _run_of(spec) -> int | None:
 def cmd_eval(args) -> int:
     if args.forms is not None and (args.forms < 1 or not args.sets):
         print("error: --forms must be >= 1 and goes with --sets", file=sys.stderr)
+        return 2
+    if args.items and not args.sets:
+        print("error: --items goes with --sets", file=sys.stderr)
         return 2
     if args.sets:
         return cmd_sets(args)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from chemnamer import paths
@@ -16,7 +16,7 @@ CACHE_VERSION = 1
 
 def _config_key(cfg) -> str:
     fields = asdict(cfg)
-    for later in ("extra_columns", "hold_out"):  # added later: configs without them keep their cached splits
+    for later in ("extra_columns", "hold_out", "zinc_task"):  # added later: configs without them keep their cached splits
         if not fields.get(later):
             fields.pop(later, None)
     if fields.get("hold_out"):  # the held-out recipes' contents, not only their names, decide the split
@@ -72,7 +72,8 @@ def source_pairs(cfg, report: dict):
         if cfg.zinc_pairs:
             from chemnamer.data.zinc import cached_zinc_pairs
 
-            yield from cached_zinc_pairs(limit=cfg.zinc_pairs)
+            for pair in cached_zinc_pairs(limit=cfg.zinc_pairs):
+                yield replace(pair, extra={**pair.extra, "task": cfg.zinc_task}) if cfg.zinc_task else pair
     elif cfg.source == "zinc":
         from chemnamer.data.zinc import cached_zinc_pairs
 

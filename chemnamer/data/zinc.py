@@ -557,6 +557,9 @@ def cached_zinc_pairs(limit: int = 0, source: str = "moses") -> Iterator[Pair]:
     chunks = list(_prefix(folder))
     available = sum(stats.get("verified", 0) for _, stats in chunks)
     if not chunks or (limit and available < limit):
+        if source == "pubchem":  # the PubChem rows' drafts: one build covers the whole table
+            raise ZincError(f"no rule-based drafts are built in {folder}: run "
+                            f"`chemnamer data build --source pubchem-rules`")
         raise ZincError(f"{available} ZINC pairs are built in {folder}, {limit or 'some'} needed: run "
                         f"`chemnamer data build --source zinc --pairs {limit or 100000}`")
     n = 0

@@ -1,5 +1,6 @@
 """Generalization report: a model scored on the sets of chemnamer.data.evalsets, each with n and a
-standard error, the drug-like set by size bin.
+standard error and by heavy-atom bin (issue 14's bins; the PubChem sets' bins show how exact match
+against PubChem's names holds up on drug-sized molecules, which the MOSES set has no names for).
 
 Scoring is the app's `--mode model` choice: beams, then the first candidate that OPSIN verifies
 against the input structure (strict: tautomers and stereo count), else the top one. A guided model
@@ -67,9 +68,22 @@ def _prompt_inputs(gen, p: Pair, forms: int = 1) -> list:
     return smiles_forms(p.source, getattr(parsed, "smiles", p.source), gen.input_forms, forms)
 
 
-def score_set(gen, pairs: list[Pair], beams: int = 4, batch_size: int = 8, forms: int = 1) -> dict:
+def _bin_of(p: Pair) -> str | None:
+    """The pair's heavy-atom bin: the set's own, else counted from its SMILES (None if it does not parse)."""
+    if p.extra.get("bin"):
+        return p.extra["bin"]
+    from chemnamer.chem import Molecule, parse_smiles
+    from chemnamer.data.evalsets import size_bin
+
+    parsed = parse_smiles(p.source)
+    return size_bin(parsed.heavy_atoms) if isinstance(parsed, Molecule) else None
+
+
+def score_set(gen, pairs: list[Pair], beams: int = 4, batch_size: int = 8, forms: int = 1,
+              items: list | None = None) -> dict:
     """Verified-first naming of each pair; exact match (any case) when a reference exists. `forms`:
-    SMILES forms of each molecule whose candidates are pooled, as `Namer(forms=...)` names."""
+    SMILES forms of each molecule whose candidates are pooled, as `Namer(forms=...)` names. `items`,
+    when given, receives one dict per molecule (SMILES, reference, chosen name, verdicts, bin)."""
     from chemnamer.opsin import get_opsin
 
     opsin = get_opsin()
@@ -90,9 +104,11 @@ def score_set(gen, pairs: list[Pair], beams: int = 4, batch_size: int = 8, forms
             chosen[id(p)] = (pick, ok)
     for p in pairs:
         name, ok = chosen.get(id(p), ("", False))
-        rows.append({"name": name, "structure_correct": ok, "bin": p.extra.get("bin"),
+        rows.append({"name": name, "structure_correct": ok, "bin": _bin_of(p),
                      "exact": bool(p.target) and metrics.exact(name, p.target, case_sensitive=False),
                      "has_reference": bool(p.target), "drafted": "rule" in p.extra})
+        if items is not None:
+            items.append({"smiles": p.source, "reference": p.target, **rows[-1]})
     return {**_summary(rows), "seconds": round(time.perf_counter() - t0, 1),
             **({"without_draft": sum(not r["drafted"] for r in rows)} if guided else {})}
 
